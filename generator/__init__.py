@@ -1,0 +1,1 @@
+"""Scene sampling, the head model, projection, shard writing and the facegen CLI."""

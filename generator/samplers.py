@@ -1,0 +1,196 @@
+"""``sample_scene(cfg, seed, index)``: every random draw of a sample, from (seed, index) alone.
+
+Each section (identity, expression, ...) draws from its own generator, spawned from
+``np.random.SeedSequence([seed, index])``, so editing one section's distributions leaves the
+draws of the others unchanged, and no draw depends on worker count, batch or shard size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facegen.generator.config import SceneConfig
+from facegen.generator.head_model import Expression, Gaze, HeadPose
+from facegen.generator.scene import (BackgroundParams, CameraParams, EyeParams, HairParams, IdentityParams,
+                                     LightingParams, LightParams, SceneParams, SkinParams)
+
+# Number of identity components of the shipped head model (assets/MANIFEST.json).
+IDENTITY_COMPONENTS = 80
+NOMINAL_HEAD_HEIGHT_M = 0.25
+SECTIONS = ("identity", "expression", "gaze", "head_pose", "camera", "lighting", "skin", "eyes", "hair",
+            "background")
+# Skin tone centre of each ancestry (0 very light .. 1 very dark).
+ANCESTRY_TONE = {"african": 0.8, "asian": 0.35, "caucasian": 0.15}
+# Face units left to the gaze (they move the lids with the eyes) and pairs handled explicitly.
+GAZE_UNITS = ("eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft",
+              "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight")
+EXTRA_UNITS = ("browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff",
+               "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft",
+               "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight",
+               "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft",
+               "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper",
+               "mouthShrugLower", "mouthShrugUpper", "mouthStretchLeft", "mouthStretchRight",
+               "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight", "tongueOut")
+# Pairs of units that fire together (with some asymmetry): the name without Left/Right.
+_PAIRED = sorted({u[:-4] for u in EXTRA_UNITS if u.endswith("Left")})
+
+
+def scene_rngs(seed: int, index: int) -> dict[str, np.random.Generator]:
+    """One generator per section, all from ``SeedSequence([seed, index])``."""
+    if seed < 0 or index < 0:
+        raise ValueError(f"seed and index must be >= 0 (got seed={seed}, index={index})")
+    children = np.random.SeedSequence([seed, index]).spawn(len(SECTIONS))
+    return {name: np.random.default_rng(child) for name, child in zip(SECTIONS, children)}
+
+
+def sample_identity(cfg, rng: np.random.Generator) -> IdentityParams:
+    race = rng.dirichlet([cfg.ancestry_concentration] * 3)
+    attributes = (
+        ("age", cfg.age_years.sample(rng)),
+        ("gender", cfg.gender.sample(rng)),
+        ("weight", cfg.weight.sample(rng)),
+        ("muscle", cfg.muscle.sample(rng)),
+        ("height", cfg.height.sample(rng)),
+        ("proportions", cfg.proportions.sample(rng)),
+        ("african", float(race[0])),
+        ("asian", float(race[1])),
+        ("caucasian", float(race[2])),
+    )
+    residual = tuple(float(x) for x in rng.standard_normal(IDENTITY_COMPONENTS))
+    return IdentityParams(attributes, residual, float(cfg.residual_scale.sample(rng)))
+
+
+def _pair(units: dict, stem: str, value: float, asym: float) -> None:
+    units[stem + "Left"] = float(np.clip(value * (1 + asym), 0, 1))
+    units[stem + "Right"] = float(np.clip(value * (1 - asym), 0, 1))
+
+
+def sample_expression(cfg, gaze: Gaze, rng: np.random.Generator) -> Expression:
+    """Face units: blinks, winks, smiles, an open jaw and a few random units; the eyeLook units
+    follow the gaze so the lids move with the eyes."""
+    draws = rng.random(5)  # neutral, blink, wink, smile, jaw: always drawn, in this order
+    units: dict[str, float] = {}
+    if draws[0] >= cfg.neutral_probability:
+        if draws[1] < cfg.blink_probability:
+            _pair(units, "eyeBlink", 0.5 + 0.5 * cfg.intensity.sample(rng), cfg.asymmetry.sample(rng) * 0.3)
+        elif draws[2] < cfg.wink_probability:
+            side = "Left" if rng.random() < 0.5 else "Right"
+            units["eyeBlink" + side] = 0.8 + 0.2 * rng.random()
+        if draws[3] < cfg.smile_probability:
+            strength, asym = cfg.intensity.sample(rng), cfg.asymmetry.sample(rng)
+            _pair(units, "mouthSmile", 0.3 + 0.7 * strength, asym)
+            _pair(units, "cheekSquint", 0.6 * strength, asym)
+        if draws[4] < cfg.jaw_open_probability:
+            units["jawOpen"] = 0.15 + 0.85 * cfg.intensity.sample(rng)
+        for _ in range(int(cfg.extra_units.sample(rng))):
+            name = EXTRA_UNITS[int(rng.integers(len(EXTRA_UNITS)))]
+            value, asym = cfg.intensity.sample(rng), cfg.asymmetry.sample(rng)
+            stem = name[:-4] if name.endswith("Left") else name[:-5] if name.endswith("Right") else None
+            if stem in _PAIRED:
+                _pair(units, stem, value, asym)
+            else:
+                units[name] = float(value)
+    # Lids follow the eyes: 30 degrees of gaze is a full eyeLook unit.
+    up, side = gaze.pitch_deg / 30.0, gaze.yaw_deg / 30.0
+    look = {"eyeLookUp": max(up, 0.0), "eyeLookDown": max(-up, 0.0)}
+    for stem, value in look.items():
+        if value > 0:
+            units[stem + "Left"] = units[stem + "Right"] = float(min(value, 1.0))
+    if side > 0:  # toward the subject's left: the left eye looks out, the right eye in
+        units["eyeLookOutLeft"] = units["eyeLookInRight"] = float(min(side, 1.0))
+    elif side < 0:
+        units["eyeLookInLeft"] = units["eyeLookOutRight"] = float(min(-side, 1.0))
+    return Expression(tuple(sorted(units.items())))
+
+
+def sample_camera(cfg, rng: np.random.Generator) -> CameraParams:
+    focal = cfg.focal_length_mm.sample(rng)
+    fill = cfg.head_fill.sample(rng)
+    # A head of nominal height covers `fill` of the image height (square images): h*f/(d*s) = fill.
+    distance = NOMINAL_HEAD_HEIGHT_M * focal / (cfg.sensor_width_mm * fill)
+    return CameraParams(
+        focal_length_mm=focal,
+        sensor_width_mm=cfg.sensor_width_mm,
+        distance_m=float(distance),
+        azimuth_deg=cfg.azimuth_deg.sample(rng),
+        elevation_deg=cfg.elevation_deg.sample(rng),
+        roll_deg=cfg.roll_deg.sample(rng),
+        target_offset_m=tuple(float(cfg.target_jitter.sample(rng) * NOMINAL_HEAD_HEIGHT_M) for _ in range(3)),
+        principal_point_offset=(cfg.principal_point_jitter.sample(rng), cfg.principal_point_jitter.sample(rng)),
+    )
+
+
+def sample_lighting(cfg, rng: np.random.Generator) -> LightingParams:
+    env = cfg.environment.sample(rng)
+    strength = cfg.environment_strength.sample(rng)
+    rotation = cfg.environment_rotation_deg.sample(rng)
+    n = max(1, int(cfg.light_count.sample(rng)))
+    lights = [LightParams(cfg.light_power_w.sample(rng), cfg.light_temperature_k.sample(rng),
+                          cfg.light_azimuth_deg.sample(rng), cfg.light_elevation_deg.sample(rng),
+                          cfg.light_distance_m.sample(rng), cfg.light_size_m.sample(rng)) for _ in range(n)]
+    if rng.random() < cfg.hard_side_light_probability:
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        lights[0] = LightParams(power_w=float(rng.uniform(150, 400)), temperature_k=lights[0].temperature_k,
+                                azimuth_deg=float(side * rng.uniform(70, 110)),
+                                elevation_deg=float(rng.uniform(-10, 30)), distance_m=lights[0].distance_m,
+                                size_m=float(rng.uniform(0.005, 0.03)))
+    return LightingParams(str(env), strength, rotation, tuple(lights))
+
+
+def sample_skin(cfg, identity: IdentityParams, rng: np.random.Generator) -> SkinParams:
+    attrs = dict(identity.attributes)
+    centre = sum(ANCESTRY_TONE[k] * attrs[k] for k in ANCESTRY_TONE) if cfg.tone_from_ancestry else 0.0
+    return SkinParams(
+        tone=float(np.clip(centre + cfg.tone.sample(rng), 0.0, 1.0)),
+        roughness=cfg.roughness.sample(rng), specular=cfg.specular.sample(rng),
+        subsurface_scale=cfg.subsurface_scale.sample(rng), lip_redness=cfg.lip_redness.sample(rng),
+        cheek_tint=cfg.cheek_tint.sample(rng), eyelid_tint=cfg.eyelid_tint.sample(rng),
+        bump_strength=cfg.bump_strength.sample(rng),
+    )
+
+
+def sample_hair(cfg, identity: IdentityParams, rng: np.random.Generator) -> HairParams:
+    draws = rng.random(2)
+    male = dict(identity.attributes)["gender"] > 0.5
+    return HairParams(
+        scalp_hair=bool(draws[0] < cfg.scalp_hair_probability), melanin=cfg.color_melanin.sample(rng),
+        redness=cfg.color_redness.sample(rng), grey=cfg.grey.sample(rng), length_m=cfg.length_m.sample(rng),
+        beard=bool(male and draws[1] < cfg.beard_probability), eyebrow_density=cfg.eyebrow_density.sample(rng),
+    )
+
+
+def sample_background(cfg, rng: np.random.Generator) -> BackgroundParams:
+    kind = str(cfg.kind.sample(rng))
+
+    def hsv():
+        return (cfg.hue.sample(rng), cfg.saturation.sample(rng), cfg.value.sample(rng))
+
+    base, second = hsv(), hsv()
+    scale, pick = cfg.noise_scale.sample(rng), float(rng.random())
+    occluder = bool(rng.random() < cfg.occluder_probability)
+    occ_xy = (float(rng.uniform(0.2, 0.8)), float(rng.uniform(0.3, 0.9)))
+    return BackgroundParams(kind, base, second, scale, pick, occluder, occ_xy, float(rng.uniform(0.05, 0.2)), hsv())
+
+
+def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
+    """All parameters of sample ``index`` of the dataset with ``seed``: a pure function."""
+    rngs = scene_rngs(seed, index)
+    identity = sample_identity(cfg.identity, rngs["identity"])
+    g = rngs["gaze"]
+    gaze = Gaze(cfg.gaze.yaw_deg.sample(g), cfg.gaze.pitch_deg.sample(g))
+    p = rngs["head_pose"]
+    pose = HeadPose(cfg.head_pose.yaw_deg.sample(p), cfg.head_pose.pitch_deg.sample(p),
+                    cfg.head_pose.roll_deg.sample(p))
+    e = rngs["eyes"]
+    eyes = EyeParams(str(cfg.eyes.iris_color.sample(e)), cfg.eyes.iris_brightness.sample(e),
+                     cfg.eyes.pupil_size.sample(e), cfg.eyes.sclera_redness.sample(e),
+                     cfg.eyes.cornea_roughness.sample(e))
+    return SceneParams(
+        seed=int(seed), index=int(index), identity=identity,
+        expression=sample_expression(cfg.expression, gaze, rngs["expression"]),
+        gaze=gaze, head_pose=pose, camera=sample_camera(cfg.camera, rngs["camera"]),
+        lighting=sample_lighting(cfg.lighting, rngs["lighting"]),
+        skin=sample_skin(cfg.skin, identity, rngs["skin"]), eyes=eyes,
+        hair=sample_hair(cfg.hair, identity, rngs["hair"]),
+        background=sample_background(cfg.background, rngs["background"]),
+    )

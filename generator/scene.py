@@ -1,0 +1,148 @@
+"""SceneParams: the complete, plain-data description of one sample.
+
+A SceneParams plus the head model determines the mesh, the landmarks and (up to renderer
+noise) the pixels. Everything is a frozen dataclass of floats, strings and tuples, so a scene
+round-trips through JSON (``to_dict`` / ``from_dict``) and can be stored beside each sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+
+from facegen.generator.head_model import Expression, Gaze, HeadPose
+
+
+@dataclass(frozen=True)
+class IdentityParams:
+    """Who the person is: named attributes plus standard-normal draws for the rest."""
+
+    attributes: tuple[tuple[str, float], ...]  # ((name, value), ...): age (years), gender, weight, ...
+    residual: tuple[float, ...]  # (C,) standard-normal draws, scaled by the model's residual spread
+    residual_scale: float  # multiplier on those draws (1.0 = the spread of anny's local changes)
+
+
+@dataclass(frozen=True)
+class CameraParams:
+    """A pinhole camera aimed at the face centre (see generator/camera.py)."""
+
+    focal_length_mm: float  # lens focal length
+    sensor_width_mm: float  # sensor width; fx = focal / sensor_width * image width (pixels)
+    distance_m: float  # from the look-at point
+    azimuth_deg: float  # around the vertical axis; 0 in front of the shoulders, > 0 toward +x
+    elevation_deg: float  # > 0 above the face
+    roll_deg: float  # about the viewing axis
+    target_offset_m: tuple[float, float, float]  # look-at point minus the face centre, model axes
+    principal_point_offset: tuple[float, float]  # (cx, cy) minus image centre, fraction of width
+
+
+@dataclass(frozen=True)
+class LightParams:
+    power_w: float  # radiant power
+    temperature_k: float  # colour temperature
+    azimuth_deg: float  # direction it comes from, around the face; 0 is in front (-y)
+    elevation_deg: float  # above the face's horizon
+    distance_m: float  # from the face centre
+    size_m: float  # radius; small gives hard shadows
+
+
+@dataclass(frozen=True)
+class LightingParams:
+    environment: str  # sky | gradient | uniform
+    environment_strength: float  # world brightness multiplier
+    environment_rotation_deg: float  # about the vertical axis
+    lights: tuple[LightParams, ...]  # 1..3 lights
+
+
+@dataclass(frozen=True)
+class SkinParams:
+    tone: float  # 0 very light .. 1 very dark
+    roughness: float
+    specular: float
+    subsurface_scale: float
+    lip_redness: float
+    cheek_tint: float
+    eyelid_tint: float
+    bump_strength: float
+
+
+@dataclass(frozen=True)
+class EyeParams:
+    iris_color: str  # brown | hazel | green | blue | grey
+    iris_brightness: float
+    pupil_size: float  # fraction of the iris radius
+    sclera_redness: float
+    cornea_roughness: float
+
+
+@dataclass(frozen=True)
+class HairParams:
+    scalp_hair: bool  # False: shaved or bald
+    melanin: float  # 0 blond/white .. 1 black
+    redness: float  # pheomelanin share
+    grey: float  # share of grey hairs
+    length_m: float
+    beard: bool
+    eyebrow_density: float
+
+
+@dataclass(frozen=True)
+class BackgroundParams:
+    kind: str  # solid | gradient | noise | image
+    hsv: tuple[float, float, float]  # base colour
+    hsv2: tuple[float, float, float]  # second colour (gradient, noise)
+    noise_scale: float
+    image_pick: float  # 0..1: which picture of the sorted image folder (kind == image)
+    occluder: bool  # an object in front of the face
+    occluder_xy: tuple[float, float]  # its centre, fraction of the image (0..1, 0..1)
+    occluder_size: float  # its radius, fraction of the image width
+    occluder_hsv: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class SceneParams:
+    seed: int  # dataset seed
+    index: int  # sample index within the dataset
+    identity: IdentityParams
+    expression: Expression
+    gaze: Gaze
+    head_pose: HeadPose
+    camera: CameraParams
+    lighting: LightingParams
+    skin: SkinParams
+    eyes: EyeParams
+    hair: HairParams
+    background: BackgroundParams
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able data (tuples become lists)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SceneParams":
+        return _from_dict(cls, data)
+
+
+def _from_dict(cls, data):
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _convert(hint, value):
+    if dataclasses.is_dataclass(hint):
+        return _from_dict(hint, value)
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v) for v in value)
+        return tuple(_convert(a, v) for a, v in zip(args, value))
+    if hint is float:
+        return float(value)
+    if hint is int:
+        return int(value)
+    return value

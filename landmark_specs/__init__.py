@@ -1,0 +1,1 @@
+"""Landmark specs (YAML) and their loader/validator."""

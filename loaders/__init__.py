@@ -1,0 +1,1 @@
+"""PyTorch datasets over facegen shards and real 300-W folders."""

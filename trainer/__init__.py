@@ -1,0 +1,1 @@
+"""Stacked hourglass + DALN trainer and NME evaluation."""
