@@ -102,6 +102,29 @@ def _segmentation_faces(root, uv, face_uv, names):
     return out
 
 
+def _boundary_loops(faces):
+    """Closed loops of boundary edges, each a list of vertex ids in the faces' edge direction."""
+    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    key = np.sort(directed, axis=1)
+    _, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    boundary = directed[counts[inverse.reshape(-1)] == 1]
+    nxt = {}
+    for a, b in boundary:
+        nxt.setdefault(int(a), []).append(int(b))
+    loops, seen = [], set()
+    for start in sorted(nxt):
+        if start in seen:
+            continue
+        loop, v = [], start
+        while v not in seen and v in nxt:
+            seen.add(v)
+            loop.append(v)
+            v = nxt[v][0]
+        if v == start and len(loop) >= 3:
+            loops.append(loop)
+    return loops
+
+
 def _age_years_to_anny(years, anchors_anny, anchors_years):
     return np.interp(years, anchors_years, anchors_anny)
 
@@ -176,8 +199,8 @@ def main():
     # --- 1. the bust --------------------------------------------------------------------------
     head_w = _weight_on(weights, windex, _bone_subtree(labels, parents, "neck01"))
     arm_w = sum(_weight_on(weights, windex, _bone_subtree(labels, parents, f"upperarm01.{s}")) for s in "LR")
-    z_cut = bone_heads[labels.index("neck01"), 2] - 0.17
-    keep_v = (rest[:, 2] > z_cut) & (arm_w < 0.3) & (np.abs(rest[:, 0]) < 0.21)
+    z_cut = bone_heads[labels.index("neck01"), 2] - 0.28
+    keep_v = (rest[:, 2] > z_cut) & (arm_w < 0.5) & (np.abs(rest[:, 0]) < 0.25)
     keep_f = keep_v[faces_all].all(axis=1)
     used = np.unique(faces_all[keep_f])
     remap = -np.ones(len(rest), np.int64)
@@ -189,7 +212,27 @@ def main():
     uv_remap[uv_used] = np.arange(len(uv_used))
     face_uv = uv_remap[face_uv]
     uvs = uv[uv_used]
-    n_v = len(used)
+    # Close the cuts (arm holes, chest) with one fan each around an added centre vertex, so the
+    # bust is a closed statue; the centre is the mean of its loop in every identity.
+    neck_z = bone_heads[labels.index("neck01"), 2]
+    loops = [l for l in _boundary_loops(faces) if rest[used[l], 2].mean() < neck_z - 0.02]
+    caps = []
+    for k, loop in enumerate(loops):
+        centre = len(used) + k
+        caps += [(loop[(i + 1) % len(loop)], loop[i], centre) for i in range(len(loop))]
+    # extend[c] = the bust vertices whose mean gives added vertex c
+    extend = loops
+    n_v = len(used) + len(loops)
+    faces = np.concatenate([faces, np.asarray(caps, np.int64).reshape(-1, 3)])
+    face_uv = np.concatenate([face_uv, np.full((len(caps), 3), len(uvs), np.int64)])
+    uvs = np.concatenate([uvs, uvs.mean(axis=0, keepdims=True)])
+    print(f"capped {len(loops)} cut loops of sizes {[len(l) for l in loops]}")
+
+    def extended(per_vertex):
+        """Per-bust-vertex array ``(..., len(used), D)`` -> with the added cap centres appended."""
+        extra = np.stack([per_vertex[..., l, :].mean(axis=-2) for l in extend], axis=-2)
+        return np.concatenate([per_vertex, extra], axis=-2)
+
     print(f"bust: {n_v} vertices, {len(faces)} triangles (full body {len(rest)})", flush=True)
 
     # --- regions --------------------------------------------------------------------------------
@@ -197,26 +240,29 @@ def main():
         fmask = _segmentation_faces(root, uv, face_uv_all, names)
         out = np.zeros(len(rest), bool)
         out[np.unique(faces_all[fmask])] = True
-        return out[used]
+        return pad(out[used])
 
     tex = root / "data/mpfb2/textures"
-    hw = head_w[used]
+    hw = extended(head_w[used][:, None])[:, 0]
     region = np.zeros(n_v, np.int64)  # torso
     region[hw > 0.05] = REGIONS.index("neck")
     eye_z = bone_heads[labels.index("eye.L"), 2]
-    rv = rest[used]
+    rv = extended(rest[used])
     region[(hw > 0.98) & (rv[:, 2] > eye_z + 0.025)] = REGIONS.index("scalp")
     region[(hw > 0.98) & (rv[:, 2] <= eye_z + 0.025)] = REGIONS.index("face_skin")
-    face_mask = _uv_mask_hits(tex / "mpfb_face.jpg", uv, face_uv_all[keep_f], faces_all[keep_f], len(rest))[used]
+    def pad(mask):  # bust-vertex mask -> with the cap centres (never in a mask)
+        return np.concatenate([mask, np.zeros(len(extend), bool)])
+
+    face_mask = pad(_uv_mask_hits(tex / "mpfb_face.jpg", uv, face_uv_all[keep_f], faces_all[keep_f], len(rest))[used])
     region[face_mask & (hw > 0.5)] = REGIONS.index("face_skin")
     for name, fname in (("ears", "mpfb_ears.jpg"), ("lips", "mpfb_lips.jpg"), ("eyelids", "mpfb_eyelids.jpg")):
-        hit = _uv_mask_hits(tex / fname, uv, face_uv_all[keep_f], faces_all[keep_f], len(rest))[used]
+        hit = pad(_uv_mask_hits(tex / fname, uv, face_uv_all[keep_f], faces_all[keep_f], len(rest))[used])
         region[hit] = REGIONS.index(name)
-    lid_w = _weight_on(weights, windex, [labels.index(f"orbicularis0{k}.{s}") for k in (3, 4) for s in "LR"])[used]
+    lid_w = pad(_weight_on(weights, windex, [labels.index(f"orbicularis0{k}.{s}") for k in (3, 4) for s in "LR"])[used])
     region[lid_w > 0.3] = REGIONS.index("eyelids")
     region[on_faces(["mouth_cavity", "tongue"])] = REGIONS.index("mouth_interior")
     region[on_faces(["eye_cavity.L", "eye_cavity.R"])] = REGIONS.index("eye_socket")
-    eye_w = {s: _weight_on(weights, windex, [labels.index(f"eye.{s}")])[used] for s in "LR"}
+    eye_w = {s: pad(_weight_on(weights, windex, [labels.index(f"eye.{s}")])[used]) for s in "LR"}
     # MakeHuman's .L is the subject's left, which lies at +x (the face looks toward -y).
     region[eye_w["L"] > 0.5] = REGIONS.index("eyeball_left")
     region[eye_w["R"] > 0.5] = REGIONS.index("eyeball_right")
@@ -263,7 +309,7 @@ def main():
         for target, o in ((rows, out), (attr_rows, out0)):
             # Origin at the base of the neck (the neck01 joint) of each identity.
             origin = o["rest_bone_heads"].numpy()[:, chain_idx[:1]]
-            vb = o["rest_vertices"].numpy()[:, used] - origin
+            vb = extended(o["rest_vertices"].numpy()[:, used]) - origin
             jb = o["rest_bone_heads"].numpy()[:, chain_idx] - origin
             target[sl] = np.concatenate([vb.reshape(len(vb), -1), jb.reshape(len(jb), -1)], axis=1)
         print(f"  identities {min(b + BATCH, N_IDENTITIES)}/{N_IDENTITIES}", flush=True)
@@ -295,7 +341,8 @@ def main():
     # --- 4. expressions -------------------------------------------------------------------------
     bs_labels = list(model.blendshape_labels)
     fa_labels = list(model.facial_action_labels)
-    expr = np.stack([model.blendshapes[bs_labels.index("facial_action:" + n)].numpy()[used] for n in fa_labels])
+    expr = np.stack([extended(model.blendshapes[bs_labels.index("facial_action:" + n)].numpy()[used])
+                     for n in fa_labels])
     eyeballs = np.isin(region, [REGIONS.index("eyeball_left"), REGIONS.index("eyeball_right")])
     # Eyeballs move by rotation (gaze), never by blendshape translation.
     expr[:, eyeballs] = 0.0
