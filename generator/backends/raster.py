@@ -1,0 +1,240 @@
+"""The ``raster`` backend: pyrender (OpenGL) PBR shading of the head mesh, ~100 images/s on a CPU.
+
+One pass gives all three outputs: RGB from pyrender's metallic-roughness shader, depth from its
+depth buffer, and segmentation from the alpha channel, which carries a per-class code (each class
+is one primitive whose material alpha is its code; the shader writes ``alpha = material alpha``).
+The scene and the GL buffers are built once per instance; per sample only vertex data (one
+``glBufferSubData``), material factors, light/camera poses and the background colour change.
+
+GL platform: ``PYOPENGL_PLATFORM`` must be set before PyOpenGL is imported, so it is chosen at
+import of this module unless the user set it. Found here (Debian 12, Mesa 22.3 llvmpipe, no X):
+EGL works through the EGL device extension (the default display does not initialise without X),
+~6 ms for a 256x256 sphere; OSMesa also works but needs ``apt-get install libosmesa6``. Both need
+``PyOpenGL>=3.1.7`` installed over pyrender's ``PyOpenGL==3.1.0`` pin. EGL first, OSMesa fallback.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import ctypes
+import ctypes.util
+import os
+
+
+def _egl_works() -> bool:
+    """Whether an EGL device display initialises (what pyrender's EGL platform uses)."""
+    try:
+        egl = ctypes.CDLL(ctypes.util.find_library("EGL") or "libEGL.so.1")
+        egl.eglGetProcAddress.restype = ctypes.c_void_p
+        query, get_display = (egl.eglGetProcAddress(n) for n in (b"eglQueryDevicesEXT", b"eglGetPlatformDisplayEXT"))
+        if not query or not get_display:
+            return False
+        n = ctypes.c_int32()
+        query = ctypes.CFUNCTYPE(ctypes.c_uint, ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32))(query)
+        if not query(0, None, ctypes.byref(n)) or n.value < 1:
+            return False
+        devices = (ctypes.c_void_p * n.value)()
+        query(n.value, devices, ctypes.byref(n))
+        get_display = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p)(get_display)
+        display = get_display(0x313F, devices[0], None)  # EGL_PLATFORM_DEVICE_EXT
+        egl.eglInitialize.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        return bool(display) and bool(egl.eglInitialize(display, None, None))
+    except (OSError, AttributeError):
+        return False
+
+
+if "PYOPENGL_PLATFORM" not in os.environ:  # must precede the first import of OpenGL
+    os.environ["PYOPENGL_PLATFORM"] = "egl" if _egl_works() else "osmesa"
+
+import numpy as np  # noqa: E402
+import pyrender  # noqa: E402
+from OpenGL import GL  # noqa: E402
+
+from facegen.generator.backends import RenderResult  # noqa: E402
+from facegen.generator.camera import face_centre  # noqa: E402
+from facegen.generator.head_model import HeadModel  # noqa: E402
+from facegen.generator.segmentation import CLASSES, face_classes, vertex_classes  # noqa: E402
+
+# Alpha code of class i (background is the clear alpha 0); 25 apart so MSAA mixtures are spotted.
+CODES = 20 + 25 * np.arange(len(CLASSES))
+_NEAREST = np.abs(np.arange(256)[:, None] - CODES).argmin(axis=1).astype(np.uint8)  # alpha -> class
+_PURE = np.abs(np.arange(256) - CODES[_NEAREST]) <= 2  # alpha is (close to) an unmixed code
+# Light and ambient scale: pyrender intensity per watt of LightParams.power_w, and ambient
+# radiance per unit of environment_strength (chosen so that default scenes expose well).
+# Lights are then scaled by (REFERENCE_IRRADIANCE / sum of power / distance^2) ** EXPOSURE_COMPRESSION,
+# a partial auto-exposure: the sampled 100x range of light at the face becomes ~10x.
+WATTS_TO_INTENSITY, REFERENCE_IRRADIANCE, EXPOSURE_COMPRESSION = 0.04, 100.0, 0.5
+AMBIENT = {"sky": (0.30, 0.34, 0.42), "gradient": (0.36, 0.34, 0.32), "uniform": (0.35, 0.35, 0.35)}
+# sRGB albedos: skin from very light to very dark, and fixed colours of the other parts.
+SKIN_LIGHT, SKIN_DARK = np.array([0.95, 0.80, 0.70]), np.array([0.33, 0.21, 0.15])
+SCLERA, PUPIL, MOUTH, CLOTHING = (0.92, 0.90, 0.86), (0.03, 0.03, 0.03), (0.30, 0.09, 0.09), (0.26, 0.30, 0.38)
+IRIS = {"brown": (0.35, 0.20, 0.10), "hazel": (0.45, 0.35, 0.18), "green": (0.30, 0.45, 0.28),
+        "blue": (0.30, 0.45, 0.65), "grey": (0.50, 0.52, 0.55)}
+Z_NEAR, Z_FAR = 0.05, 20.0  # clip planes, metres
+
+
+def temperature_rgb(kelvin: float) -> np.ndarray:
+    """``(3,)`` linear RGB of a black body (Planck at 610/550/465 nm), 6500 K = white, max 1."""
+    lam = np.array([610e-9, 550e-9, 465e-9])
+    planck = lambda t: lam ** -5 / np.expm1(1.4388e-2 / (lam * t))  # noqa: E731
+    rgb = planck(kelvin) / planck(6500.0)
+    return rgb / rgb.max()
+
+
+def _linear(srgb) -> np.ndarray:
+    return np.asarray(srgb, np.float64) ** 2.2
+
+
+def _hair_rgb(hair) -> np.ndarray:
+    """sRGB hair colour from melanin (blond .. black), redness and grey share."""
+    blond, black, red, grey = (np.array(c) for c in ((0.72, 0.58, 0.38), (0.06, 0.045, 0.035),
+                                                      (0.55, 0.22, 0.08), (0.72, 0.72, 0.72)))
+    rgb = blond + hair.melanin ** 0.7 * (black - blond)
+    rgb = rgb + hair.redness * (1 - hair.melanin) * (red - rgb)
+    return rgb + hair.grey * (grey - rgb)
+
+
+def _vertex_normals(v: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """``(V, 3)`` unit area-weighted vertex normals of ``(V, 3)`` vertices."""
+    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    idx = faces.ravel()
+    n = np.stack([np.bincount(idx, np.repeat(fn[:, k], 3), len(v)) for k in range(3)], axis=1)
+    return n / (np.linalg.norm(n, axis=1, keepdims=True) + 1e-12)
+
+
+class Renderer:
+    """pyrender renderer of the head model; ``render(scene, vertices, camera) -> RenderResult``."""
+
+    def __init__(self, model: HeadModel | None = None, max_lights: int = 3):
+        self.model = model = model or HeadModel.load()
+        self.faces = model.faces.astype(np.int64)
+        name = model.region_names.index
+        self._eyes = [np.flatnonzero(model.regions == name(n)) for n in ("eyeball_left", "eyeball_right", "lips")]
+        self._region = {n: model.regions == name(n) for n in model.region_names}
+        self._iris, self._pupil = self._iris_vertices()
+        # One primitive per face class (scalp counted as hair; its code follows scalp_hair).
+        cls = face_classes(self.faces, vertex_classes(model.region_names, model.regions, True))
+        self.scene = pyrender.Scene(bg_color=(0, 0, 0, 0), ambient_light=(0.3, 0.3, 0.3))
+        self._prims, self._materials, self._gather = [], {}, []
+        rest = model.mean[: 3 * model.n_vertices].reshape(-1, 3).astype(np.float32)
+        for c in np.unique(cls):
+            used, local = np.unique(self.faces[cls == c], return_inverse=True)
+            mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=(1, 1, 1, CODES[c] / 255), metallicFactor=0.0,
+                                                     roughnessFactor=0.5)  # culled: same silhouette, faster
+            self._prims.append(pyrender.Primitive(positions=rest[used], normals=np.zeros_like(rest[used]),
+                                                  color_0=np.ones((len(used), 4), np.float32),
+                                                  indices=local.reshape(-1, 3), material=mat))
+            self._materials[CLASSES[c]] = mat
+            self._gather.append(used)
+        self.scene.add(pyrender.Mesh(self._prims))
+        self._lights = [self.scene.add(pyrender.PointLight(intensity=0.0)) for _ in range(max_lights)]
+        self._cam_node = self.scene.add(pyrender.IntrinsicsCamera(1, 1, 0, 0, Z_NEAR, Z_FAR))
+        self._gl = None  # pyrender.OffscreenRenderer, made for the first image size
+
+    def _iris_vertices(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(V,)`` bool masks of eyeball vertices within 38 / 16 degrees of the rest gaze (-y)."""
+        rest = self.model.mean[: 3 * self.model.n_vertices].reshape(-1, 3)
+        iris, pupil = np.zeros(len(rest), bool), np.zeros(len(rest), bool)
+        for eye in self._eyes[:2]:
+            d = rest[eye] - rest[eye].mean(axis=0)
+            cos = -d[:, 1] / np.linalg.norm(d, axis=1)
+            iris[eye], pupil[eye] = cos > np.cos(np.radians(38)), cos > np.cos(np.radians(16))
+        return iris, pupil
+
+    def _albedo(self, scene) -> np.ndarray:
+        """``(V, 4)`` float32 linear per-vertex albedo (alpha 1) of a SceneParams."""
+        skin = SKIN_LIGHT + scene.skin.tone ** 0.8 * (SKIN_DARK - SKIN_LIGHT)
+        rgb = np.tile(skin, (self.model.n_vertices, 1))
+        r = self._region
+        rgb[r["lips"]] = skin * (1 - (0.1 + 0.3 * scene.skin.lip_redness) * np.array([0.0, 1.0, 0.9]))
+        rgb[r["mouth_interior"]] = MOUTH
+        rgb[r["torso"]] = CLOTHING
+        if scene.hair.scalp_hair:
+            rgb[r["scalp"]] = _hair_rgb(scene.hair)
+        eyes = r["eyeball_left"] | r["eyeball_right"]
+        rgb[eyes] = SCLERA
+        rgb[self._iris] = np.array(IRIS[scene.eyes.iris_color]) * (0.5 + scene.eyes.iris_brightness)
+        rgb[self._pupil] = PUPIL
+        return np.concatenate([_linear(np.clip(rgb, 0, 1)), np.ones((len(rgb), 1))], axis=1).astype(np.float32)
+
+    def _update(self, scene, vertices: np.ndarray, camera) -> None:
+        """Write one sample into the pyrender scene and the GL vertex buffers."""
+        v = np.asarray(vertices, np.float32)
+        data = np.concatenate([v, _vertex_normals(v, self.faces), self._albedo(scene)], axis=1).astype(np.float32)
+        self._gl._platform.make_current()  # the vertex buffers live in the renderer's context
+        for prim, used in zip(self._prims, self._gather):  # layout: position 3, normal 3, color_0 4
+            block = np.ascontiguousarray(data[used])
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, prim._buffers[0])
+            GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, block.nbytes, block)
+        m = self._materials
+        for name in ("skin", "lips", "ears", "neck"):
+            if name in m:
+                m[name].roughnessFactor = scene.skin.roughness
+        m["eyes"].roughnessFactor = 0.15
+        m["hair"].baseColorFactor = (1, 1, 1, CODES[CLASSES.index("hair" if scene.hair.scalp_hair else "skin")] / 255)
+        m["hair"].roughnessFactor = 0.8 if scene.hair.scalp_hair else scene.skin.roughness
+        light = scene.lighting
+        self.scene.ambient_light = np.array(AMBIENT[light.environment]) * light.environment_strength
+        centre = face_centre(v, *self._eyes)
+        lights = light.lights[: len(self._lights)]
+        irradiance = sum(lp.power_w / lp.distance_m ** 2 for lp in lights)  # W/m^2-ish at the face
+        gain = WATTS_TO_INTENSITY * (REFERENCE_IRRADIANCE / irradiance) ** EXPOSURE_COMPRESSION
+        for i, node in enumerate(self._lights):
+            node.light.intensity = lights[i].power_w * gain if i < len(lights) else 0.0
+            if i < len(lights):
+                az, el = np.radians(lights[i].azimuth_deg), np.radians(lights[i].elevation_deg)
+                pose = np.eye(4)
+                pose[:3, 3] = centre + lights[i].distance_m * np.array([np.sin(az) * np.cos(el),
+                                                                        -np.cos(az) * np.cos(el), np.sin(el)])
+                node.light.color = temperature_rgb(lights[i].temperature_k)
+                self.scene.set_pose(node, pose)
+        bg = scene.background
+        self.scene.bg_color = (*colorsys.hsv_to_rgb(*bg.hsv), 0.0)
+        # OpenCV camera (x right, y down, z forward) -> OpenGL camera-to-world (x right, y up, z back).
+        cam = self._cam_node.camera
+        cam.fx, cam.fy, cam.cx, cam.cy = camera.K[0, 0], camera.K[1, 1], camera.K[0, 2], camera.K[1, 2]
+        pose = np.eye(4)
+        pose[:3, :3] = camera.R.T @ np.diag([1.0, -1.0, -1.0])
+        pose[:3, 3] = camera.position
+        self.scene.set_pose(self._cam_node, pose)
+
+    def render(self, scene, vertices: np.ndarray, camera, segmentation: bool = True, depth: bool = True) -> RenderResult:
+        """Render ``(V, 3)`` posed vertices of ``scene`` (SceneParams) seen by ``camera`` (Camera)."""
+        w, h = camera.width, camera.height
+        if self._gl is None:
+            self._gl = pyrender.OffscreenRenderer(w, h)
+            self._gl.render(self.scene)  # uploads the vertex buffers that _update overwrites
+        self._gl.viewport_width, self._gl.viewport_height = w, h
+        self._update(scene, vertices, camera)
+        rgba, z = self._gl.render(self.scene, pyrender.RenderFlags.RGBA)
+        hit = z > 0
+        seg = self._decode(rgba[..., 3], hit) if segmentation else None
+        zmap = np.where(hit, z, np.inf).astype(np.float32) if depth else None
+        return RenderResult(rgb=np.ascontiguousarray(rgba[..., :3]), segmentation=seg, depth=zmap)
+
+    @staticmethod
+    def _decode(alpha: np.ndarray, hit: np.ndarray) -> np.ndarray:
+        """``(H, W) uint8`` class ids from ``(H, W) uint8`` alpha codes where ``hit``. Multisampling
+        averages codes where classes meet: such pixels (not within 2 of a code, or no 4-neighbour
+        with the same class) take the class of a trusted 8-neighbour."""
+        lab, pure = _NEAREST[alpha], _PURE[alpha]
+        p = np.pad(lab, 1, constant_values=255)
+        h, w = lab.shape
+        same = (p[:-2, 1:-1] == lab) | (p[2:, 1:-1] == lab) | (p[1:-1, :-2] == lab) | (p[1:-1, 2:] == lab)
+        trusted = pure & same & hit
+        for _ in range(3):
+            ys, xs = np.nonzero(hit & ~trusted)
+            if not len(ys):
+                break
+            for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)):
+                ny, nx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
+                ok = trusted[ny, nx] & ~trusted[ys, xs]
+                lab[ys[ok], xs[ok]] = lab[ny[ok], nx[ok]]
+                trusted[ys[ok], xs[ok]] = True
+        return np.where(hit, lab, 0).astype(np.uint8)
+
+    def close(self) -> None:
+        """Free the GL context."""
+        if self._gl is not None:
+            self._gl.delete()
+            self._gl = None
