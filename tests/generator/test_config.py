@@ -1,0 +1,49 @@
+"""Scene config YAML: defaults, overrides, and one clear error per kind of mistake."""
+
+import pytest
+
+from facegen.generator.config import load_scene_config
+from facegen.generator.errors import UserError
+
+
+def test_default_config_loads_and_user_keys_override(tmp_path):
+    default = load_scene_config()
+    assert default.head_pose.yaw_deg.bounds() == (-90.0, 90.0)
+    path = tmp_path / "scene.yaml"
+    path.write_text("head_pose:\n  yaw_deg: [-10, 10]\nexpression:\n  neutral_probability: 1.0\n")
+    cfg = load_scene_config(path)
+    assert cfg.head_pose.yaw_deg.bounds() == (-10.0, 10.0)
+    assert cfg.expression.neutral_probability == 1.0
+    assert cfg.head_pose.pitch_deg == default.head_pose.pitch_deg  # untouched keys keep defaults
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("head_pose:\n  yaw_deg: [10, -10]\n", "head_pose.yaw_deg: uniform range [10.0, -10.0] has lo > hi"),
+    ("head_pose:\n  yaw: [0, 1]\n", "head_pose.yaw: unknown key"),
+    ("lights: {}\n", "lights: unknown section"),
+    ("camera:\n  focal_length_mm: {normal: [50, -2]}\n", "camera.focal_length_mm.normal: standard deviation"),
+    ("camera:\n  focal_length_mm: {gauss: [50, 2]}\n", "camera.focal_length_mm: give exactly one of"),
+    ("camera:\n  focal_length_mm: fifty\n", "camera.focal_length_mm: expected a number, [lo, hi] or a mapping"),
+    ("lighting:\n  environment: [0, 1]\n", "lighting.environment: expected a name"),
+    ("eyes:\n  iris_color: {choice: [brown, purple]}\n", "eyes.iris_color: unknown name 'purple'"),
+    ("expression:\n  smile_probability: 1.5\n", "expression.smile_probability: a probability must be in [0, 1]"),
+    ("eyes:\n  iris_color: {choice: [brown, blue], p: [0.5, 0.6]}\n", "eyes.iris_color.p: probabilities"),
+    ("skin:\n  tone_from_ancestry: 3\n", "skin.tone_from_ancestry: expected true or false"),
+    ("camera: [1, 2]\n", "camera: expected a mapping"),
+    ("camera:\n  focal_length_mm: [1, 2\n", "YAML syntax error"),
+    ("- a\n- b\n", "expected a mapping of sections"),
+])
+def test_bad_config_names_file_and_key(tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError) as info:
+        load_scene_config(path)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    assert expected in message, message
+    assert "\n" not in message
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(UserError, match="cannot read"):
+        load_scene_config(tmp_path / "nope.yaml")
