@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--identity-only", action="store_true", help="neutral faces, no pose: identities only")
     p.add_argument("--out", required=True, help="output .png")
     p.set_defaults(func=_cmd_preview)
+
+    from facegen.generator.spec_commands import add_parser as add_spec_parser
+    add_spec_parser(sub)
     return parser
 
 

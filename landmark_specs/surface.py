@@ -1,0 +1,172 @@
+"""Geometry on the template surface: shortest paths over mesh edges, arc-length resampling,
+farthest-point sampling, left/right mirroring and frontal ray casts.
+
+Every surface point is a ``(triangle id, barycentric weights (3,))`` pair, so that it follows any
+posed version of the mesh by barycentric interpolation. Plain numpy + heapq.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TemplateMesh:
+    """The template a spec is bound to (the generator passes the head model's neutral mesh)."""
+
+    vertices: np.ndarray  # (V, 3) float64 metres; x = subject's left, y = back, z = up
+    faces: np.ndarray  # (F, 3) int64 vertex ids, counter-clockwise seen from outside
+    regions: dict  # region name -> (V,) bool vertex mask; must include eyeball_left, eyeball_right
+    mirror: np.ndarray  # (V,) int64 id of each vertex's left/right mirror vertex
+
+
+class Surface:
+    """Adjacency and lookup tables of a ``TemplateMesh``, built once per resolve."""
+
+    def __init__(self, mesh: TemplateMesh):
+        self.mesh = mesh
+        self.v = np.asarray(mesh.vertices, np.float64)
+        self.f = np.asarray(mesh.faces, np.int64)
+        n = len(self.v)
+        edges = np.concatenate([self.f[:, [0, 1]], self.f[:, [1, 2]], self.f[:, [2, 0]]])
+        edges = np.unique(np.sort(edges, axis=1), axis=0)
+        lengths = np.linalg.norm(self.v[edges[:, 0]] - self.v[edges[:, 1]], axis=1)
+        self.neighbours: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+        for (a, b), d in zip(edges.tolist(), lengths.tolist()):
+            self.neighbours[a].append((b, d))
+            self.neighbours[b].append((a, d))
+        # Triangles of each vertex / each edge, and the triangle with a given vertex set.
+        self.vertex_face = np.full(n, -1, np.int64)
+        self.vertex_face[self.f[:, 0]] = np.arange(len(self.f))
+        self.vertex_face[self.f[:, 1]] = np.arange(len(self.f))
+        self.vertex_face[self.f[:, 2]] = np.arange(len(self.f))
+        self.edge_face: dict[tuple[int, int], int] = {}
+        self.face_by_set: dict[tuple[int, int, int], int] = {}
+        for fi, (a, b, c) in enumerate(self.f.tolist()):
+            for e in ((a, b), (b, c), (c, a)):
+                self.edge_face.setdefault((min(e), max(e)), fi)
+            self.face_by_set[tuple(sorted((a, b, c)))] = fi
+
+    def point(self, tri: np.ndarray, bary: np.ndarray) -> np.ndarray:
+        """``(K,)`` triangles and ``(K, 3)`` weights -> ``(K, 3)`` template positions."""
+        return np.einsum("kc,kcd->kd", bary, self.v[self.f[tri]])
+
+    def vertex_point(self, vertex: int) -> tuple[int, np.ndarray]:
+        """A vertex as a (triangle, one-hot barycentric) surface point."""
+        fi = int(self.vertex_face[vertex])
+        bary = (self.f[fi] == vertex).astype(np.float64)
+        return fi, bary
+
+    def shortest_path(self, start: int, goal: int, allowed: np.ndarray | None) -> list[int] | None:
+        """Dijkstra over mesh edges: vertex ids from ``start`` to ``goal``, or None if they are not
+        connected (through ``allowed`` vertices only, when given: ``(V,)`` bool)."""
+        dist = {start: 0.0}
+        prev: dict[int, int] = {}
+        heap = [(0.0, start)]
+        while heap:
+            d, a = heapq.heappop(heap)
+            if a == goal:
+                path = [goal]
+                while path[-1] != start:
+                    path.append(prev[path[-1]])
+                return path[::-1]
+            if d > dist[a]:
+                continue
+            for b, w in self.neighbours[a]:
+                if allowed is not None and not allowed[b] and b != goal:
+                    continue
+                nd = d + w
+                if nd < dist.get(b, np.inf) - 1e-15:
+                    dist[b] = nd
+                    prev[b] = a
+                    heapq.heappush(heap, (nd, b))
+        return None
+
+    def segment_points(self, va: int, vb: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points at fractions ``t (N,)`` along the mesh edge ``va -> vb`` as (triangles, bary)."""
+        fi = self.edge_face[(min(va, vb), max(va, vb))]
+        corners = self.f[fi]
+        bary = np.zeros((len(t), 3))
+        bary[:, int(np.flatnonzero(corners == va)[0])] = 1.0 - t
+        bary[:, int(np.flatnonzero(corners == vb)[0])] = t
+        return np.full(len(t), fi, np.int64), bary
+
+    def mirror_points(self, tri: np.ndarray, bary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The left/right mirror images of surface points; raises KeyError if the template's
+        mirror map sends a triangle to no triangle."""
+        out_t = np.empty_like(tri)
+        out_b = np.empty_like(bary)
+        for i, (fi, b) in enumerate(zip(tri.tolist(), bary)):
+            mv = self.mesh.mirror[self.f[fi]]
+            mf = self.face_by_set[tuple(sorted(mv.tolist()))]
+            out_t[i] = mf
+            for c in range(3):
+                out_b[i, int(np.flatnonzero(self.f[mf] == mv[c])[0])] = b[c]
+        return out_t, out_b
+
+    def frontal_hits(self, xz: np.ndarray, face_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Cast rays along +y (from in front of the face) through ``(N, 2)`` (x, z) positions and
+        return the nearest hit of each as (triangles ``(N,)``, bary ``(N, 3)``); triangle -1 where
+        the ray misses. ``face_mask (F,)`` bool limits the triangles considered."""
+        fids = np.arange(len(self.f)) if face_mask is None else np.flatnonzero(face_mask)
+        tri = self.v[self.f[fids]]  # (F, 3, 3)
+        p0, e1, e2 = tri[:, 0, [0, 2]], tri[:, 1, [0, 2]] - tri[:, 0, [0, 2]], tri[:, 2, [0, 2]] - tri[:, 0, [0, 2]]
+        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        ok = np.abs(det) > 1e-14
+        fids, p0, e1, e2, det, tri = fids[ok], p0[ok], e1[ok], e2[ok], det[ok], tri[ok]
+        out_t = np.full(len(xz), -1, np.int64)
+        out_b = np.zeros((len(xz), 3))
+        for i, q in enumerate(np.asarray(xz, np.float64)):
+            d = q - p0
+            b1 = (d[:, 0] * e2[:, 1] - d[:, 1] * e2[:, 0]) / det
+            b2 = (e1[:, 0] * d[:, 1] - e1[:, 1] * d[:, 0]) / det
+            b0 = 1.0 - b1 - b2
+            inside = (b0 >= -1e-9) & (b1 >= -1e-9) & (b2 >= -1e-9)
+            if not inside.any():
+                continue
+            bb = np.stack([b0, b1, b2], axis=1)[inside]
+            y = (bb * tri[inside, :, 1]).sum(axis=1)
+            j = int(np.argmin(y))
+            out_t[i] = fids[inside][j]
+            out_b[i] = np.clip(bb[j], 0.0, 1.0) / np.clip(bb[j], 0.0, 1.0).sum()
+        return out_t, out_b
+
+
+def resample_polyline(pts: np.ndarray, seg_tri: np.ndarray, seg_bary: np.ndarray, count: int,
+                      closed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Evenly spaced points by arc length along a surface polyline.
+
+    Args:
+        pts: ``(P, 3)`` polyline positions.
+        seg_tri: ``(P - 1,)`` the triangle holding each segment.
+        seg_bary: ``(P - 1, 2, 3)`` barycentric weights of each segment's two ends in that triangle.
+        count: number of samples; an open curve gets both ends, a closed one starts at ``pts[0]``
+            and leaves out the end (which is the start again).
+    Returns: ``(count,)`` triangles and ``(count, 3)`` barycentric weights.
+    """
+    seg_len = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(seg_len)])
+    total = cum[-1]
+    s = np.arange(count) * (total / count if closed else total / max(count - 1, 1))
+    seg = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(seg_len) - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(seg_len[seg] > 0, (s - cum[seg]) / seg_len[seg], 0.0)
+    t = np.clip(t, 0.0, 1.0)[:, None]
+    bary = (1.0 - t) * seg_bary[seg, 0] + t * seg_bary[seg, 1]
+    return seg_tri[seg].copy(), bary
+
+
+def farthest_points(candidates: np.ndarray, positions: np.ndarray, count: int) -> np.ndarray:
+    """Deterministic farthest-point sampling: ``count`` ids from ``candidates (N,)`` whose
+    ``positions (N, 3)`` spread evenly, starting from the one nearest to their centroid."""
+    first = int(np.argmin(np.linalg.norm(positions - positions.mean(axis=0), axis=1)))
+    chosen = [first]
+    dist = np.linalg.norm(positions - positions[first], axis=1)
+    for _ in range(count - 1):
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(positions - positions[nxt], axis=1))
+    return candidates[np.array(chosen)]
