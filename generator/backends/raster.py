@@ -55,10 +55,12 @@ from facegen.generator.camera import face_centre  # noqa: E402
 from facegen.generator.head_model import HeadModel  # noqa: E402
 from facegen.generator.segmentation import CLASSES, face_classes, vertex_classes  # noqa: E402
 
-# Alpha code of class i (background is the clear alpha 0); 25 apart so MSAA mixtures are spotted.
-CODES = 20 + 25 * np.arange(len(CLASSES))
-_NEAREST = np.abs(np.arange(256)[:, None] - CODES).argmin(axis=1).astype(np.uint8)  # alpha -> class
-_PURE = np.abs(np.arange(256) - CODES[_NEAREST]) <= 2  # alpha is (close to) an unmixed code
+# Alpha code of class i (background: the clear alpha 0). Multisampling averages 4 samples where
+# classes meet; these codes (greedy smallest) are such that no 1/4, 1/2 or 3/4 blend of two codes
+# rounds to a third, so a pixel whose alpha equals a code is unmixed.
+CODES = np.array([0, 7, 18, 40, 58, 84, 120, 186, 193, 204])
+_NEAREST = 1 + np.abs(np.arange(256)[:, None] - CODES[1:]).argmin(axis=1).astype(np.uint8)  # alpha -> class
+_PURE = np.isin(np.arange(256), CODES[1:])  # alpha -> is an unmixed code
 # Light and ambient scale: pyrender intensity per watt of LightParams.power_w, and ambient
 # radiance per unit of environment_strength (chosen so that default scenes expose well).
 # Lights are then scaled by (REFERENCE_IRRADIANCE / sum of power / distance^2) ** EXPOSURE_COMPRESSION,
@@ -214,14 +216,10 @@ class Renderer:
 
     @staticmethod
     def _decode(alpha: np.ndarray, hit: np.ndarray) -> np.ndarray:
-        """``(H, W) uint8`` class ids from ``(H, W) uint8`` alpha codes where ``hit``. Multisampling
-        averages codes where classes meet: such pixels (not within 2 of a code, or no 4-neighbour
-        with the same class) take the class of a trusted 8-neighbour."""
-        lab, pure = _NEAREST[alpha], _PURE[alpha]
-        p = np.pad(lab, 1, constant_values=255)
+        """``(H, W) uint8`` class ids from ``(H, W) uint8`` alpha codes where ``hit``; pixels with a
+        blend of codes (class or silhouette edges) take the class of an unmixed 8-neighbour."""
+        lab, trusted = _NEAREST[alpha], _PURE[alpha] & hit
         h, w = lab.shape
-        same = (p[:-2, 1:-1] == lab) | (p[2:, 1:-1] == lab) | (p[1:-1, :-2] == lab) | (p[1:-1, 2:] == lab)
-        trusted = pure & same & hit
         for _ in range(3):
             ys, xs = np.nonzero(hit & ~trusted)
             if not len(ys):

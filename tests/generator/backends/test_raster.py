@@ -1,0 +1,190 @@
+"""The raster (pyrender) backend against the numpy camera model and rasteriser.
+
+Skips when pyrender or an OpenGL platform (EGL or OSMesa) is missing.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyrender")
+raster = pytest.importorskip("facegen.generator.backends.raster")
+
+from facegen.generator.camera import scene_camera  # noqa: E402
+from facegen.generator.config import load_scene_config  # noqa: E402
+from facegen.generator.head_model import Expression, Gaze, HeadModel, HeadPose  # noqa: E402
+from facegen.generator.preview import rasterize  # noqa: E402
+from facegen.generator.samplers import sample_scene  # noqa: E402
+from facegen.generator.segmentation import CLASSES  # noqa: E402
+
+SIZE = 192
+INDICES = (0, 1, 2, 3, 5)
+# The standard 4x multisample positions (GL's (0.375, 0.125), ... from the pixel's lower-left
+# corner) as (du, dv) offsets from the pixel centre, image axes (v down).
+SAMPLE_OFFSETS = ((-0.125, 0.375), (0.375, 0.125), (-0.375, -0.125), (0.125, -0.375))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return HeadModel.load()
+
+
+@pytest.fixture(scope="module")
+def renderer(model):
+    import pyrender
+
+    try:  # a GL context is the one thing that may be missing here
+        pyrender.OffscreenRenderer(8, 8).delete()
+    except Exception as exc:  # noqa: BLE001 (any platform failure means: no GL here)
+        pytest.skip(f"no OpenGL platform for pyrender: {exc}")
+    r = raster.Renderer(model)
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_scene_config()
+
+
+def _sample(model, cfg, index, size=SIZE):
+    scene = sample_scene(cfg, 11, index)
+    verts = model.scene_vertices(scene)
+    return scene, verts, scene_camera(model, scene, verts, size, size)
+
+
+def _reference(model, verts, camera, offset=(0.0, 0.0)):
+    """Numpy z-buffer of the projected mesh sampled at pixel centre + ``offset`` (pixels):
+    ``(H, W)`` camera-z (inf = empty) and face ids. It interpolates -1/z, which is linear in
+    the image (perspective-correct), and converts back."""
+    uv, z = camera.project(verts)
+    inv, fid, _ = rasterize(uv - np.asarray(offset), -1.0 / z, model.faces, camera.height, camera.width)
+    dmap = np.where(fid >= 0, -1.0 / inv, np.inf)
+    return dmap, fid
+
+
+@pytest.mark.parametrize("index", INDICES)
+def test_silhouette_and_depth_match_numpy_projection(renderer, model, cfg, index):
+    scene, verts, camera = _sample(model, cfg, index, size=256)
+    res = renderer.render(scene, verts, camera)
+    _, fid = _reference(model, verts, camera)
+    ref = fid >= 0
+    for mask in (res.segmentation > 0, np.isfinite(res.depth)):
+        iou = (mask & ref).sum() / (mask | ref).sum()
+        assert iou >= 0.99, f"silhouette IoU {iou:.4f}"
+    # pyrender resolves depth (and so the hit mask) from one of the 4 multisamples (llvmpipe: the
+    # first, 0.4 px from the pixel centre): it must equal the reference sampled at that position.
+    errors = []
+    for offset in SAMPLE_OFFSETS:
+        dmap_s, fid_s = _reference(model, verts, camera, offset)
+        both = np.isfinite(dmap_s) & np.isfinite(res.depth)
+        err = np.abs(res.depth[both] - dmap_s[both])
+        errors.append(np.median(err))
+        if np.median(err) < 1e-5:
+            assert np.quantile(err, 0.99) < 2e-5  # micrometres: float32 and the 24-bit depth buffer
+            mask, ref_s = np.isfinite(res.depth), fid_s >= 0
+            assert (mask & ref_s).sum() / (mask | ref_s).sum() >= 0.998
+            break
+    else:
+        pytest.fail(f"depth matches no multisample position: median errors {errors} m")
+
+
+def test_result_types_and_background(renderer, model, cfg):
+    scene, verts, camera = _sample(model, cfg, 4, size=160)
+    res = renderer.render(scene, verts, camera)
+    assert res.rgb.shape == (160, 160, 3) and res.rgb.dtype == np.uint8
+    assert res.segmentation.shape == (160, 160) and res.segmentation.dtype == np.uint8
+    assert res.depth.shape == (160, 160) and res.depth.dtype == np.float32
+    bg = res.segmentation == 0
+    assert bg.any() and np.isinf(res.depth[bg]).all() and np.isfinite(res.depth[~bg]).all()
+    p = np.pad(bg, 1)
+    clear = bg & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]  # not an antialiased edge
+    want = np.round(np.array(colorsys.hsv_to_rgb(*scene.background.hsv)) * 255)
+    assert np.abs(res.rgb[clear].astype(float) - want).max() <= 1
+    off = renderer.render(scene, verts, camera, segmentation=False, depth=False)
+    assert off.segmentation is None and off.depth is None
+    np.testing.assert_array_equal(off.rgb, res.rgb)
+
+
+def test_pixels_do_not_depend_on_render_order(renderer, model, cfg):
+    a, b = _sample(model, cfg, 6), _sample(model, cfg, 7)
+    first = renderer.render(*a)
+    renderer.render(*b)
+    again = renderer.render(*a)
+    for x, y in zip((first.rgb, first.segmentation, first.depth), (again.rgb, again.segmentation, again.depth)):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("index", (0, 2))
+def test_marker_appears_at_projected_point(renderer, model, cfg, index):
+    """A small sphere at 3D points all over the view lands where ``camera.project`` puts them."""
+    import pyrender
+    import trimesh
+
+    scene, verts, camera = _sample(model, cfg, index)
+    z_face = float(np.median(camera.to_camera(verts)[:, 2]))
+    brows = CLASSES.index("brows")  # a class the head model never produces
+    for px, py in ((0.2, 0.25), (0.8, 0.3), (0.35, 0.8), (0.5, 0.5)):
+        depth = 0.6 * z_face  # in front of the head
+        cam_pt = np.array([(px * SIZE - camera.K[0, 2]) / camera.K[0, 0], (py * SIZE - camera.K[1, 2]) / camera.K[1, 1],
+                           1.0]) * depth
+        point = camera.R.T @ (cam_pt - camera.t)
+        radius = 4.0 * depth / camera.K[0, 0]  # about 4 px
+        sphere = trimesh.creation.icosphere(subdivisions=3, radius=radius)
+        mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=(1, 1, 1, raster.CODES[brows] / 255))
+        pose = np.eye(4)
+        pose[:3, 3] = point
+        node = renderer.scene.add(pyrender.Mesh.from_trimesh(sphere, material=mat, smooth=False), pose=pose)
+        try:
+            res = renderer.render(scene, verts, camera)
+        finally:
+            renderer.scene.remove_node(node)
+        ii, jj = np.nonzero(res.segmentation == brows)
+        assert len(ii) > 20
+        uv, z = camera.project(point[None])
+        centroid = np.array([jj.mean() + 0.5, ii.mean() + 0.5])  # pixel centres
+        assert np.abs(centroid - uv[0]).max() < 0.5, (centroid, uv[0])
+        assert abs(res.depth[ii, jj].min() - (z[0] - radius)) < 0.05 * radius  # the sphere's nearest point
+
+
+@pytest.mark.parametrize("scalp_hair", (True, False))
+def test_segmentation_classes_in_a_frontal_view(renderer, model, cfg, scalp_hair):
+    scene, _, _ = _sample(model, cfg, 8)
+    scene = dataclasses.replace(
+        scene, head_pose=HeadPose(), gaze=Gaze(), expression=Expression(),
+        camera=dataclasses.replace(scene.camera, azimuth_deg=0.0, elevation_deg=10.0, roll_deg=0.0),
+        hair=dataclasses.replace(scene.hair, scalp_hair=scalp_hair))
+    verts = model.scene_vertices(scene)
+    camera = scene_camera(model, scene, verts, SIZE, SIZE)
+    seg = renderer.render(scene, verts, camera).segmentation
+    present = set(np.unique(seg).tolist())
+    want = {"background", "skin", "eyes", "lips", "neck", "clothing"} | ({"hair"} if scalp_hair else set())
+    assert {CLASSES.index(c) for c in want} <= present
+    assert (CLASSES.index("hair") in present) == scalp_hair
+    assert CLASSES.index("brows") not in present  # the head model has no brow region
+    for region, cls in (("eyeball_left", "eyes"), ("eyeball_right", "eyes"), ("lips", "lips")):
+        uv, _ = camera.project(verts[model.region_mask(region)].mean(axis=0)[None])
+        j, i = np.floor(uv[0]).astype(int)
+        window = seg[i - 2:i + 3, j - 2:j + 3]
+        assert (window == CLASSES.index(cls)).mean() > 0.5, (region, np.unique(window))
+
+
+def test_light_colour_temperature():
+    warm, white, cold = (raster.temperature_rgb(k) for k in (2700.0, 6500.0, 9000.0))
+    np.testing.assert_allclose(white, 1.0)
+    assert warm[0] > warm[1] > warm[2] and cold[2] > cold[1] > cold[0]
+
+
+def test_class_codes_survive_multisample_blends():
+    """No 1/4, 1/2 or 3/4 blend of two alpha codes rounds to a third code."""
+    codes = raster.CODES
+    assert len(codes) == len(CLASSES) and codes[0] == 0 and len(set(codes.tolist())) == len(codes)
+    for a, b in itertools.combinations(codes, 2):
+        for k in (1, 2, 3):
+            blend = np.round(a + k * (b - a) / 4)
+            assert blend in (a, b) or blend not in codes, (a, b, k)
