@@ -107,7 +107,7 @@ def _curve(surface: Surface, g: GroupDef) -> tuple[np.ndarray, np.ndarray]:
         seg_bary.append([(surface.f[tb] == vb).astype(float), bb])
     pts.append(surface.point(np.array([anchors[order[-1]][0]]), anchors[order[-1]][1][None])[0])
     return resample_polyline(np.array(pts), np.array(seg_tri, np.int64), np.array(seg_bary, np.float64),
-                             g.count, g.closed)
+                             g.count, g.closed, g.ends)
 
 
 def _region(surface: Surface, g: GroupDef) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ SHIPPED_DIR = Path(__file__).resolve().parent  # the shipped specs live next to 
 TOP_KEYS = ("name", "description", "include", "groups", "ibug68", "flip_pairs")
 # Keys a group may have; exactly one of the "kind" keys decides what the group is.
 KIND_KEYS = ("points", "anchors", "region", "mirror")
-GROUP_KEYS = KIND_KEYS + ("count", "closed", "through", "box", "silhouette", "description")
+GROUP_KEYS = KIND_KEYS + ("count", "closed", "ends", "through", "box", "silhouette", "description")
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 BARY_TOLERANCE = 1e-5  # allowed |sum(bary) - 1| and how negative a weight may be (6 written decimals)
 
@@ -56,6 +56,7 @@ class GroupDef:
     points: tuple[PointDef, ...]  # explicit points ("points") or curve anchors ("curve")
     count: int  # number of landmarks for "curve" and "region" groups (>= 2); else len(points)
     closed: bool  # "curve": the curve returns from the last anchor to the first
+    ends: bool  # "curve", open: samples include the first and last anchor (false: strictly between)
     through: tuple[str, ...]  # "curve": template regions the surface path may cross (empty: any)
     region: str  # "region": template region name the samples are drawn from
     box: tuple[tuple[float, float], ...] | None  # "region": ((xlo, xhi), (ylo, yhi), (zlo, zhi)) metres
@@ -196,12 +197,13 @@ def _group(name: str, entries: dict) -> GroupDef:
     check("count", lambda c: _is_int(c), "count must be an integer")
     check("count", lambda c: c >= 2, f"count must be >= 2 (got {val.get('count')!r})")
     check("closed", lambda c: isinstance(c, bool), "closed must be true or false")
+    check("ends", lambda c: isinstance(c, bool), "ends must be true or false")
     check("silhouette", lambda c: isinstance(c, bool), "silhouette must be true or false")
     check("description", lambda c: isinstance(c, str), "description must be text")
     check("through", lambda c: isinstance(c, list) and all(isinstance(r, str) for r in c),
           "through must be a list of region names")
     allowed_by_kind = {"points": {"silhouette", "description"},
-                       "anchors": {"count", "closed", "through", "silhouette", "description"},
+                       "anchors": {"count", "closed", "ends", "through", "silhouette", "description"},
                        "region": {"count", "box", "description"},
                        "mirror": {"description"}}[kind_key]
     for k in val:
@@ -236,7 +238,7 @@ def _group(name: str, entries: dict) -> GroupDef:
         if not isinstance(mirror_of, str):
             raise SpecError(kfile, kwhere, "mirror must name another group")
     return GroupDef(name=name, kind="curve" if kind_key == "anchors" else kind_key, points=points, count=count,
-                    closed=bool(val.get("closed", False)), through=tuple(val.get("through", ())),
+                    closed=bool(val.get("closed", False)), ends=bool(val.get("ends", True)), through=tuple(val.get("through", ())),
                     region=region, box=box, mirror_of=mirror_of, silhouette=bool(val.get("silhouette", False)),
                     file=kfile, where=where)
 

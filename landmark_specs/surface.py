@@ -136,7 +136,7 @@ class Surface:
 
 
 def resample_polyline(pts: np.ndarray, seg_tri: np.ndarray, seg_bary: np.ndarray, count: int,
-                      closed: bool) -> tuple[np.ndarray, np.ndarray]:
+                      closed: bool, ends: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Evenly spaced points by arc length along a surface polyline.
 
     Args:
@@ -145,12 +145,18 @@ def resample_polyline(pts: np.ndarray, seg_tri: np.ndarray, seg_bary: np.ndarray
         seg_bary: ``(P - 1, 2, 3)`` barycentric weights of each segment's two ends in that triangle.
         count: number of samples; an open curve gets both ends, a closed one starts at ``pts[0]``
             and leaves out the end (which is the start again).
+        ends: open curves only: False spaces the samples strictly between the two ends.
     Returns: ``(count,)`` triangles and ``(count, 3)`` barycentric weights.
     """
     seg_len = np.linalg.norm(np.diff(pts, axis=0), axis=1)
     cum = np.concatenate([[0.0], np.cumsum(seg_len)])
     total = cum[-1]
-    s = np.arange(count) * (total / count if closed else total / max(count - 1, 1))
+    if closed:
+        s = np.arange(count) * (total / count)
+    elif ends:
+        s = np.arange(count) * (total / max(count - 1, 1))
+    else:
+        s = np.arange(1, count + 1) * (total / (count + 1))
     seg = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(seg_len) - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.where(seg_len[seg] > 0, (s - cum[seg]) / seg_len[seg], 0.0)
