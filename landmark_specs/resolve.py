@@ -18,7 +18,8 @@ from .spec_file import GroupDef, PointDef, SpecDefinition, SpecError, load_spec_
 from .surface import Surface, TemplateMesh, farthest_points, resample_polyline
 
 SILHOUETTE_CANDIDATES = 24  # contour candidates per silhouette landmark, from it to the face midline
-FLIP_MIN_TOLERANCE_M = 0.0005  # a mirrored landmark may miss its partner by this much (or 35% of spacing)
+FLIP_MIN_TOLERANCE_M = 0.0005  # a mirrored landmark may miss its partner by 35% of the landmark spacing,
+FLIP_MAX_TOLERANCE_M = 0.003  # but at least 0.5 mm and at most 3 mm
 CONTOUR_SKIP_REGIONS = ("eyeball_left", "eyeball_right", "mouth_interior")  # never on the contour
 
 
@@ -190,7 +191,7 @@ def _flip(surface: Surface, spec: SpecDefinition, tri, bary, names, group_of) ->
     d_all = np.linalg.norm(mpos[:, None] - pos[None], axis=2)  # (K, K)
     spacing = np.linalg.norm(pos[:, None] - pos[None], axis=2)
     np.fill_diagonal(spacing, np.inf)
-    tol = np.maximum(FLIP_MIN_TOLERANCE_M, 0.35 * spacing.min(axis=1))
+    tol = np.clip(0.35 * spacing.min(axis=1), FLIP_MIN_TOLERANCE_M, FLIP_MAX_TOLERANCE_M)
     expected, pfile, pwhere = _expected_partners(spec)
     gnames = [g.name for g in spec.groups]
     partner_gi = np.array([gnames.index(expected[gnames[g]]) for g in group_of])
@@ -294,7 +295,6 @@ def resolve_spec(spec: SpecDefinition | str, mesh: TemplateMesh) -> ResolvedSpec
         seen[n] = i
     tri, bary = np.concatenate(tris), np.concatenate(barys)
     group_of = np.array(group_of)
-    flip = _flip(surface, spec, tri, bary, names, group_of)
     gnames = [g.name for g in spec.groups]
     ibug = []
     ifile, iwhere = spec.ibug68_where
@@ -308,6 +308,7 @@ def resolve_spec(spec: SpecDefinition | str, mesh: TemplateMesh) -> ResolvedSpec
             ibug += list(range(a, b))
         else:
             raise SpecError(ifile, f"{iwhere}[{k}]", f"unknown landmark or group {entry!r}")
+    flip = _flip(surface, spec, tri, bary, names, group_of)
     silhouette = np.array(sil, bool)
     sil_index = np.flatnonzero(silhouette)
     c_tri, c_bary = _contours(surface, tri, bary, sil_index)
