@@ -1,10 +1,14 @@
-"""The ``raster`` backend: pyrender (OpenGL) PBR shading of the head mesh, ~100 images/s on a CPU.
+"""The ``raster`` backend: pyrender (OpenGL) PBR shading of the head mesh, fast on a plain CPU.
 
 One pass gives all three outputs: RGB from pyrender's metallic-roughness shader, depth from its
-depth buffer, and segmentation from the alpha channel, which carries a per-class code (each class
-is one primitive whose material alpha is its code; the shader writes ``alpha = material alpha``).
+depth buffer, and segmentation from the alpha channel, which carries a per-class code (the faces
+of each class have their own vertices, whose colour alpha is the code; pyrender's shader writes
+``alpha = vertex colour alpha x material alpha``).
 The scene and the GL buffers are built once per instance; per sample only vertex data (one
 ``glBufferSubData``), material factors, light/camera poses and the background colour change.
+Not modelled (left to cycles): shadows, light size, environment maps and their rotation, textured
+skin, brows, beard and hair strands, background gradient/noise/image kinds (drawn in the base
+colour) and occluders.
 
 GL platform: ``PYOPENGL_PLATFORM`` must be set before PyOpenGL is imported, so it is chosen at
 import of this module unless the user set it. Found here (Debian 12, Mesa 22.3 llvmpipe, no X):
@@ -105,46 +109,60 @@ def _vertex_normals(v: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 class Renderer:
-    """pyrender renderer of the head model; ``render(scene, vertices, camera) -> RenderResult``."""
+    """pyrender renderer of the head model; ``render(scene, vertices, camera) -> RenderResult``.
+
+    ``model`` is the HeadModel whose posed vertices are passed to ``render`` (default: the shipped
+    one); ``max_lights`` is how many of a scene's lights are drawn. ``self.scene`` is the pyrender
+    scene (extra nodes added to it are drawn too).
+    """
 
     def __init__(self, model: HeadModel | None = None, max_lights: int = 3):
         self.model = model = model or HeadModel.load()
         self.faces = model.faces.astype(np.int64)
         name = model.region_names.index
-        self._eyes = [np.flatnonzero(model.regions == name(n)) for n in ("eyeball_left", "eyeball_right", "lips")]
+        self._centre_regions = [np.flatnonzero(model.regions == name(n)) for n in ("eyeball_left", "eyeball_right", "lips")]
         self._region = {n: model.regions == name(n) for n in model.region_names}
         self._iris, self._pupil = self._iris_vertices()
-        # One primitive per face class (scalp counted as hair; its code follows scalp_hair).
+        # Two primitives (glossy eyes, the rest); the faces of each class get their own vertex copies
+        # whose colour alpha is the class code. The scalp counts as hair; its code follows scalp_hair.
         cls = face_classes(self.faces, vertex_classes(model.region_names, model.regions, True))
         self.scene = pyrender.Scene(bg_color=(0, 0, 0, 0), ambient_light=(0.3, 0.3, 0.3))
-        self._prims, self._materials, self._gather = [], {}, []
+        self._prims, self._materials, self._gather, self._vclass = [], [], [], []
         rest = model.mean[: 3 * model.n_vertices].reshape(-1, 3).astype(np.float32)
-        for c in np.unique(cls):
-            used, local = np.unique(self.faces[cls == c], return_inverse=True)
-            mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=(1, 1, 1, CODES[c] / 255), metallicFactor=0.0,
-                                                     roughnessFactor=0.5)  # culled: same silhouette, faster
+        eyes = CLASSES.index("eyes")
+        for group in ([eyes], [c for c in np.unique(cls) if c != eyes]):
+            used, tris, vclass = [], [], []
+            for c in group:
+                u, local = np.unique(self.faces[cls == c], return_inverse=True)
+                tris.append(local.reshape(-1, 3) + sum(len(x) for x in used))
+                used.append(u)
+                vclass.append(np.full(len(u), c))
+            used = np.concatenate(used)
+            mat = pyrender.MetallicRoughnessMaterial(metallicFactor=0.0, roughnessFactor=0.5)  # back faces culled
             self._prims.append(pyrender.Primitive(positions=rest[used], normals=np.zeros_like(rest[used]),
                                                   color_0=np.ones((len(used), 4), np.float32),
-                                                  indices=local.reshape(-1, 3), material=mat))
-            self._materials[CLASSES[c]] = mat
+                                                  indices=np.concatenate(tris), material=mat))
+            self._materials.append(mat)
             self._gather.append(used)
+            self._vclass.append(np.concatenate(vclass))
         self.scene.add(pyrender.Mesh(self._prims))
         self._lights = [self.scene.add(pyrender.PointLight(intensity=0.0)) for _ in range(max_lights)]
         self._cam_node = self.scene.add(pyrender.IntrinsicsCamera(1, 1, 0, 0, Z_NEAR, Z_FAR))
-        self._gl = None  # pyrender.OffscreenRenderer, made for the first image size
+        self._gl = None  # pyrender.OffscreenRenderer of the last image size
 
     def _iris_vertices(self) -> tuple[np.ndarray, np.ndarray]:
         """``(V,)`` bool masks of eyeball vertices within 38 / 16 degrees of the rest gaze (-y)."""
         rest = self.model.mean[: 3 * self.model.n_vertices].reshape(-1, 3)
         iris, pupil = np.zeros(len(rest), bool), np.zeros(len(rest), bool)
-        for eye in self._eyes[:2]:
+        for eye in self._centre_regions[:2]:
             d = rest[eye] - rest[eye].mean(axis=0)
             cos = -d[:, 1] / np.linalg.norm(d, axis=1)
             iris[eye], pupil[eye] = cos > np.cos(np.radians(38)), cos > np.cos(np.radians(16))
         return iris, pupil
 
     def _albedo(self, scene) -> np.ndarray:
-        """``(V, 4)`` float32 linear per-vertex albedo (alpha 1) of a SceneParams."""
+        """``(V, 4)`` float32 linear per-vertex albedo (alpha 1, replaced by the class code) of a
+        SceneParams."""
         skin = SKIN_LIGHT + scene.skin.tone ** 0.8 * (SKIN_DARK - SKIN_LIGHT)
         rgb = np.tile(skin, (self.model.n_vertices, 1))
         r = self._region
@@ -163,23 +181,23 @@ class Renderer:
         """Write one sample into the pyrender scene and the GL vertex buffers."""
         v = np.asarray(vertices, np.float32)
         data = np.concatenate([v, _vertex_normals(v, self.faces), self._albedo(scene)], axis=1).astype(np.float32)
+        codes = CODES / 255.0
+        if not scene.hair.scalp_hair:
+            codes = codes.copy()
+            codes[CLASSES.index("hair")] = codes[CLASSES.index("skin")]
         self._gl._platform.make_current()  # the vertex buffers live in the renderer's context
-        for prim, used in zip(self._prims, self._gather):  # layout: position 3, normal 3, color_0 4
-            block = np.ascontiguousarray(data[used])
+        for prim, used, vclass in zip(self._prims, self._gather, self._vclass):
+            block = data[used]  # layout: position 3, normal 3, color_0 4 (alpha: class code)
+            block[:, 9] = codes[vclass]
             GL.glBindBuffer(GL.GL_ARRAY_BUFFER, prim._buffers[0])
             GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, block.nbytes, block)
-        m = self._materials
-        for name in ("skin", "lips", "ears", "neck"):
-            if name in m:
-                m[name].roughnessFactor = scene.skin.roughness
-        m["eyes"].roughnessFactor = 0.15
-        m["hair"].baseColorFactor = (1, 1, 1, CODES[CLASSES.index("hair" if scene.hair.scalp_hair else "skin")] / 255)
-        m["hair"].roughnessFactor = 0.8 if scene.hair.scalp_hair else scene.skin.roughness
+        self._materials[0].roughnessFactor = 0.15  # eyes: wet and glossy
+        self._materials[1].roughnessFactor = scene.skin.roughness
         light = scene.lighting
         self.scene.ambient_light = np.array(AMBIENT[light.environment]) * light.environment_strength
-        centre = face_centre(v, *self._eyes)
+        centre = face_centre(v, *self._centre_regions)
         lights = light.lights[: len(self._lights)]
-        irradiance = sum(lp.power_w / lp.distance_m ** 2 for lp in lights)  # W/m^2-ish at the face
+        irradiance = max(sum(lp.power_w / lp.distance_m ** 2 for lp in lights), 1e-6)  # W/m^2-ish at the face
         gain = WATTS_TO_INTENSITY * (REFERENCE_IRRADIANCE / irradiance) ** EXPOSURE_COMPRESSION
         for i, node in enumerate(self._lights):
             node.light.intensity = lights[i].power_w * gain if i < len(lights) else 0.0
@@ -201,14 +219,23 @@ class Renderer:
         self.scene.set_pose(self._cam_node, pose)
 
     def render(self, scene, vertices: np.ndarray, camera, segmentation: bool = True, depth: bool = True) -> RenderResult:
-        """Render ``(V, 3)`` posed vertices of ``scene`` (SceneParams) seen by ``camera`` (Camera)."""
+        """Render ``(V, 3)`` posed vertices of ``scene`` (SceneParams) seen by ``camera`` (Camera)
+        at ``camera.width x camera.height``. RGB and classes average 4 multisamples around each
+        pixel centre; depth (and so which pixels are background) is one multisample, on Mesa's
+        llvmpipe 0.4 px from the centre ((-0.125, +0.375) px in image axes). OSMesa does not
+        multisample: everything is sampled at pixel centres, without antialiasing."""
         w, h = camera.width, camera.height
-        if self._gl is None:
+        if self._gl is None or (self._gl.viewport_width, self._gl.viewport_height) != (w, h):
+            self.close()  # a new size gets a new context (OSMesa cannot resize one)
             self._gl = pyrender.OffscreenRenderer(w, h)
             self._gl.render(self.scene)  # uploads the vertex buffers that _update overwrites
-        self._gl.viewport_width, self._gl.viewport_height = w, h
         self._update(scene, vertices, camera)
         rgba, z = self._gl.render(self.scene, pyrender.RenderFlags.RGBA)
+        if rgba.shape[2] == 3:  # OSMesa: no framebuffer objects (and no multisampling), RGB only
+            self._gl._platform.make_current()
+            GL.glReadBuffer(GL.GL_FRONT)
+            alpha = np.frombuffer(GL.glReadPixels(0, 0, w, h, GL.GL_ALPHA, GL.GL_UNSIGNED_BYTE), np.uint8)
+            rgba = np.dstack([rgba, alpha.reshape(h, w)[::-1]])
         hit = z > 0
         seg = self._decode(rgba[..., 3], hit) if segmentation else None
         zmap = np.where(hit, z, np.inf).astype(np.float32) if depth else None
