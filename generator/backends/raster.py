@@ -6,6 +6,9 @@ of each class have their own vertices, whose colour alpha is the code; pyrender'
 ``alpha = vertex colour alpha x material alpha``).
 The scene and the GL buffers are built once per instance; per sample only vertex data (one
 ``glBufferSubData``), material factors, light/camera poses and the background colour change.
+Camera: pyrender's IntrinsicsCamera takes OpenCV's fx, fy, cx, cy unchanged (its cy counts from
+the top and NDC -1..1 spans pixel edges, as Camera's corner origin); its pose is camera-to-world
+in OpenGL axes, ``[R^T diag(1, -1, -1) | camera centre]``.
 Not modelled (left to cycles): shadows, light size, environment maps and their rotation, textured
 skin, brows, beard and hair strands, background gradient/noise/image kinds (drawn in the base
 colour) and occluders.
@@ -13,7 +16,8 @@ colour) and occluders.
 GL platform: ``PYOPENGL_PLATFORM`` must be set before PyOpenGL is imported, so it is chosen at
 import of this module unless the user set it. Found here (Debian 12, Mesa 22.3 llvmpipe, no X):
 EGL works through the EGL device extension (the default display does not initialise without X),
-~6 ms for a 256x256 sphere; OSMesa also works but needs ``apt-get install libosmesa6``. Both need
+~6 ms for a 256x256 sphere; OSMesa also works (no multisampling, slower here with several draw
+calls) but needs ``apt-get install libosmesa6``. Both need
 ``PyOpenGL>=3.1.7`` installed over pyrender's ``PyOpenGL==3.1.0`` pin. EGL first, OSMesa fallback.
 """
 
