@@ -263,7 +263,8 @@ class Renderer:
         return np.where(hit, lab, 0).astype(np.uint8)
 
     def close(self) -> None:
-        """Free the GL context."""
+        """Free the GL context. Under EGL pyrender also terminates the EGL display, which all
+        contexts of the process share: close the process's instances together, at the end."""
         if self._gl is not None:
             self._gl.delete()
             self._gl = None
