@@ -129,6 +129,13 @@ class BackgroundConfig:
 
 
 @dataclass(frozen=True)
+class ClothingConfig:
+    hue: Dist  # 0..1
+    saturation: Dist  # 0..1
+    value: Dist  # 0..1 brightness
+
+
+@dataclass(frozen=True)
 class SceneConfig:
     identity: IdentityConfig
     expression: ExpressionConfig
@@ -140,6 +147,7 @@ class SceneConfig:
     eyes: EyesConfig
     hair: HairConfig
     background: BackgroundConfig
+    clothing: ClothingConfig
 
 
 _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probability", "smile_probability",

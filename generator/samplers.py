@@ -11,14 +11,15 @@ import numpy as np
 
 from facegen.generator.config import SceneConfig
 from facegen.generator.head_model import Expression, Gaze, HeadPose
-from facegen.generator.scene import (BackgroundParams, CameraParams, EyeParams, HairParams, IdentityParams,
+from facegen.generator.scene import (BackgroundParams, CameraParams, ClothingParams, EyeParams, HairParams, IdentityParams,
                                      LightingParams, LightParams, SceneParams, SkinParams)
 
 # Number of identity components of the shipped head model (assets/MANIFEST.json).
 IDENTITY_COMPONENTS = 80
 NOMINAL_HEAD_HEIGHT_M = 0.25
+# New sections go at the end: a section's generator depends only on its position here.
 SECTIONS = ("identity", "expression", "gaze", "head_pose", "camera", "lighting", "skin", "eyes", "hair",
-            "background")
+            "background", "clothing")
 # Skin tone centre of each ancestry (0 very light .. 1 very dark).
 ANCESTRY_TONE = {"african": 0.8, "asian": 0.35, "caucasian": 0.15}
 # Face units left to the gaze (they move the lids with the eyes) and pairs handled explicitly.
@@ -183,6 +184,7 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     p = rngs["head_pose"]
     pose = HeadPose(cfg.head_pose.yaw_deg.sample(p), cfg.head_pose.pitch_deg.sample(p),
                     cfg.head_pose.roll_deg.sample(p))
+    c = rngs["clothing"]
     e = rngs["eyes"]
     eyes = EyeParams(str(cfg.eyes.iris_color.sample(e)), cfg.eyes.iris_brightness.sample(e),
                      cfg.eyes.pupil_size.sample(e), cfg.eyes.sclera_redness.sample(e),
@@ -195,4 +197,6 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
         skin=sample_skin(cfg.skin, identity, rngs["skin"]), eyes=eyes,
         hair=sample_hair(cfg.hair, identity, rngs["hair"]),
         background=sample_background(cfg.background, rngs["background"]),
+        clothing=ClothingParams((cfg.clothing.hue.sample(c), cfg.clothing.saturation.sample(c),
+                                 cfg.clothing.value.sample(c))),
     )

@@ -88,6 +88,11 @@ class HairParams:
 
 
 @dataclass(frozen=True)
+class ClothingParams:
+    hsv: tuple[float, float, float]  # colour of the top covering the shoulders
+
+
+@dataclass(frozen=True)
 class BackgroundParams:
     kind: str  # solid | gradient | noise | image
     hsv: tuple[float, float, float]  # base colour
@@ -114,6 +119,7 @@ class SceneParams:
     eyes: EyeParams
     hair: HairParams
     background: BackgroundParams
+    clothing: ClothingParams
 
     def to_dict(self) -> dict:
         """Plain JSON-able data (tuples become lists)."""

@@ -14,10 +14,14 @@ _REGION_CLASS = {
 }
 
 
-def vertex_classes(region_names: list[str], regions: np.ndarray, scalp_hair: bool) -> np.ndarray:
-    """``(V,) uint8`` class id (index into CLASSES) of every vertex."""
+def vertex_classes(region_names: list[str], regions: np.ndarray, scalp_hair: bool,
+                   brows: np.ndarray | None = None) -> np.ndarray:
+    """``(V,) uint8`` class id (index into CLASSES) of every vertex; ``brows`` (V,) bool marks
+    the skin vertices an eyebrow covers (``appearance.brow_weights`` x density > 0.5)."""
     table = np.array([CLASSES.index(_REGION_CLASS[r]) for r in region_names], np.uint8)
     out = table[regions]
+    if brows is not None:
+        out[brows & (out == CLASSES.index("skin"))] = CLASSES.index("brows")
     if scalp_hair:
         out[regions == region_names.index("scalp")] = CLASSES.index("hair")
     return out

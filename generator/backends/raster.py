@@ -58,6 +58,8 @@ import numpy as np  # noqa: E402
 import pyrender  # noqa: E402
 from OpenGL import GL  # noqa: E402
 
+from facegen.generator import appearance  # noqa: E402
+from facegen.generator.appearance import IRIS, PUPIL, temperature_rgb  # noqa: E402
 from facegen.generator.backends import RenderResult  # noqa: E402
 from facegen.generator.camera import face_centre  # noqa: E402
 from facegen.generator.head_model import HeadModel  # noqa: E402
@@ -75,33 +77,7 @@ _PURE = np.isin(np.arange(256), CODES[1:])  # alpha -> is an unmixed code
 # a partial auto-exposure: the sampled 100x range of light at the face becomes ~10x.
 WATTS_TO_INTENSITY, REFERENCE_IRRADIANCE, EXPOSURE_COMPRESSION = 0.04, 100.0, 0.5
 AMBIENT = {"sky": (0.30, 0.34, 0.42), "gradient": (0.36, 0.34, 0.32), "uniform": (0.35, 0.35, 0.35)}
-# sRGB albedos: skin from very light to very dark, and fixed colours of the other parts.
-SKIN_LIGHT, SKIN_DARK = np.array([0.95, 0.80, 0.70]), np.array([0.33, 0.21, 0.15])
-SCLERA, PUPIL, MOUTH, CLOTHING = (0.92, 0.90, 0.86), (0.03, 0.03, 0.03), (0.30, 0.09, 0.09), (0.26, 0.30, 0.38)
-IRIS = {"brown": (0.35, 0.20, 0.10), "hazel": (0.45, 0.35, 0.18), "green": (0.30, 0.45, 0.28),
-        "blue": (0.30, 0.45, 0.65), "grey": (0.50, 0.52, 0.55)}
 Z_NEAR, Z_FAR = 0.05, 20.0  # clip planes, metres
-
-
-def temperature_rgb(kelvin: float) -> np.ndarray:
-    """``(3,)`` linear RGB of a black body (Planck at 610/550/465 nm), 6500 K = white, max 1."""
-    lam = np.array([610e-9, 550e-9, 465e-9])
-    planck = lambda t: lam ** -5 / np.expm1(1.4388e-2 / (lam * t))  # noqa: E731
-    rgb = planck(kelvin) / planck(6500.0)
-    return rgb / rgb.max()
-
-
-def _linear(srgb) -> np.ndarray:
-    return np.asarray(srgb, np.float64) ** 2.2
-
-
-def _hair_rgb(hair) -> np.ndarray:
-    """sRGB hair colour from melanin (blond .. black), redness and grey share."""
-    blond, black, red, grey = (np.array(c) for c in ((0.72, 0.58, 0.38), (0.06, 0.045, 0.035),
-                                                      (0.55, 0.22, 0.08), (0.72, 0.72, 0.72)))
-    rgb = blond + hair.melanin ** 0.7 * (black - blond)
-    rgb = rgb + hair.redness * (1 - hair.melanin) * (red - rgb)
-    return rgb + hair.grey * (grey - rgb)
 
 
 def _vertex_normals(v: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -127,6 +103,7 @@ class Renderer:
         self._centre_regions = [np.flatnonzero(model.regions == name(n)) for n in ("eyeball_left", "eyeball_right", "lips")]
         self._region = {n: model.regions == name(n) for n in model.region_names}
         self._iris, self._pupil = self._iris_vertices()
+        self._brows = appearance.brow_weights(model)
         # Two primitives (glossy eyes, the rest); the faces of each class get their own vertex copies
         # whose colour alpha is the class code. The scalp counts as hair; its code follows scalp_hair.
         cls = face_classes(self.faces, vertex_classes(model.region_names, model.regions, True))
@@ -167,19 +144,10 @@ class Renderer:
     def _albedo(self, scene) -> np.ndarray:
         """``(V, 4)`` float32 linear per-vertex albedo (alpha 1, replaced by the class code) of a
         SceneParams."""
-        skin = SKIN_LIGHT + scene.skin.tone ** 0.8 * (SKIN_DARK - SKIN_LIGHT)
-        rgb = np.tile(skin, (self.model.n_vertices, 1))
-        r = self._region
-        rgb[r["lips"]] = skin * (1 - (0.1 + 0.3 * scene.skin.lip_redness) * np.array([0.0, 1.0, 0.9]))
-        rgb[r["mouth_interior"]] = MOUTH
-        rgb[r["torso"]] = CLOTHING
-        if scene.hair.scalp_hair:
-            rgb[r["scalp"]] = _hair_rgb(scene.hair)
-        eyes = r["eyeball_left"] | r["eyeball_right"]
-        rgb[eyes] = SCLERA
+        rgb = appearance.vertex_albedo(self.model, scene, self._brows)
         rgb[self._iris] = np.array(IRIS[scene.eyes.iris_color]) * (0.5 + scene.eyes.iris_brightness)
         rgb[self._pupil] = PUPIL
-        return np.concatenate([_linear(np.clip(rgb, 0, 1)), np.ones((len(rgb), 1))], axis=1).astype(np.float32)
+        return np.concatenate([appearance.linear(rgb), np.ones((len(rgb), 1))], axis=1).astype(np.float32)
 
     def _update(self, scene, vertices: np.ndarray, camera) -> None:
         """Write one sample into the pyrender scene and the GL vertex buffers."""

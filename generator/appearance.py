@@ -1,0 +1,101 @@
+"""Colours every backend agrees on: skin, hair, eyes, light colour, per-vertex albedo, brows.
+
+Plain numpy from SceneParams; the backends turn these into materials. Colours are sRGB in 0..1
+unless a name says linear.
+"""
+
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+
+# sRGB albedos: skin from very light to very dark, and fixed colours of the other parts.
+SKIN_LIGHT, SKIN_DARK = np.array([0.95, 0.80, 0.70]), np.array([0.33, 0.21, 0.15])
+SCLERA, PUPIL, MOUTH = np.array([0.92, 0.90, 0.86]), np.array([0.03, 0.03, 0.03]), np.array([0.30, 0.09, 0.09])
+IRIS = {"brown": (0.35, 0.20, 0.10), "hazel": (0.45, 0.35, 0.18), "green": (0.30, 0.45, 0.28),
+        "blue": (0.30, 0.45, 0.65), "grey": (0.50, 0.52, 0.55)}
+
+
+def temperature_rgb(kelvin: float) -> np.ndarray:
+    """``(3,)`` linear RGB of a black body (Planck at 610/550/465 nm), 6500 K = white, max 1."""
+    lam = np.array([610e-9, 550e-9, 465e-9])
+
+    def planck(t):
+        return lam ** -5 / np.expm1(1.4388e-2 / (lam * t))
+
+    rgb = planck(kelvin) / planck(6500.0)
+    return rgb / rgb.max()
+
+
+def linear(srgb) -> np.ndarray:
+    """sRGB (0..1) -> linear, the 2.2 power approximation."""
+    return np.clip(np.asarray(srgb, np.float64), 0, 1) ** 2.2
+
+
+def skin_rgb(tone: float) -> np.ndarray:
+    """``(3,)`` sRGB skin albedo for tone 0 (very light) .. 1 (very dark)."""
+    return SKIN_LIGHT + tone ** 0.8 * (SKIN_DARK - SKIN_LIGHT)
+
+
+def hair_rgb(hair) -> np.ndarray:
+    """``(3,)`` sRGB hair colour from melanin (blond .. black), redness and grey share."""
+    blond, black, red, grey = (np.array(c) for c in ((0.72, 0.58, 0.38), (0.06, 0.045, 0.035),
+                                                      (0.55, 0.22, 0.08), (0.72, 0.72, 0.72)))
+    rgb = blond + hair.melanin ** 0.7 * (black - blond)
+    rgb = rgb + hair.redness * (1 - hair.melanin) * (red - rgb)
+    return rgb + hair.grey * (grey - rgb)
+
+
+def hsv_rgb(hsv) -> np.ndarray:
+    return np.array(colorsys.hsv_to_rgb(*hsv))
+
+
+def light_position(centre: np.ndarray, light) -> np.ndarray:
+    """World position of a ``LightParams`` around the face centre: azimuth 0 is in front of the
+    face (-y), > 0 toward +x; elevation above the horizon."""
+    az, el = np.radians(light.azimuth_deg), np.radians(light.elevation_deg)
+    return centre + light.distance_m * np.array([np.sin(az) * np.cos(el), -np.cos(az) * np.cos(el), np.sin(el)])
+
+
+def brow_weights(model) -> np.ndarray:
+    """``(V,)`` 0..1: how much of each template vertex an eyebrow covers. Each brow is an arch
+    above its eye on the front of the face skin, ~5.5 cm long and ~1 cm high, tapering outward."""
+    verts = model.vertices().astype(np.float64)
+    skin = model.region_mask("face_skin")
+    out = np.zeros(model.n_vertices)
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        eye = verts[model.region_mask(f"eyeball_{side}")].mean(axis=0)
+        u = sign * (verts[:, 0] - eye[0]) / 0.028 - 0.1  # -1 (inner end) .. 1 (outer end)
+        arch = eye[2] + 0.019 + 0.005 * (1 - u ** 2)
+        half_height = 0.0055 * (1.1 - 0.35 * u)
+        w = np.exp(-np.clip(np.abs(u), 0, None) ** 6) * np.exp(-((verts[:, 2] - arch) / half_height) ** 4)
+        front = verts[:, 1] < eye[1] + 0.01
+        out = np.maximum(out, np.where(skin & front, w, 0.0))
+    return out
+
+
+def vertex_albedo(model, scene, brows: np.ndarray) -> np.ndarray:
+    """``(V, 3)`` sRGB albedo of every vertex for a SceneParams: skin tone with redder lips,
+    cheek and eyelid tints, eyebrows (``brows`` from ``brow_weights``), hair on the scalp, the
+    mouth interior and clothing. Eyeballs get the sclera colour (backends draw the iris)."""
+    verts = model.vertices().astype(np.float64)
+    skin = skin_rgb(scene.skin.tone)
+    rgb = np.tile(skin, (model.n_vertices, 1))
+    region = {n: model.region_mask(n) for n in model.region_names}
+    rgb[region["lips"]] = skin * (1 - (0.1 + 0.3 * scene.skin.lip_redness) * np.array([0.0, 1.0, 0.9]))
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        eye = verts[region[f"eyeball_{side}"]].mean(axis=0)
+        cheek = eye + np.array([sign * 0.012, -0.01, -0.035])
+        w = np.exp(-((verts - cheek) ** 2).sum(axis=1) / (2 * 0.015 ** 2)) * region["face_skin"]
+        rgb *= 1 - scene.skin.cheek_tint * 0.12 * w[:, None] * np.array([0.0, 1.0, 0.9])
+    rgb[region["eyelids"]] *= 1 - 0.35 * scene.skin.eyelid_tint
+    hair = hair_rgb(scene.hair)
+    b = np.clip(brows * scene.hair.eyebrow_density * 1.2, 0, 1)[:, None]
+    rgb = rgb * (1 - b) + hair * 0.8 * b
+    if scene.hair.scalp_hair:
+        rgb[region["scalp"]] = hair
+    rgb[region["mouth_interior"]] = MOUTH
+    rgb[region["torso"]] = hsv_rgb(scene.clothing.hsv)
+    rgb[region["eyeball_left"] | region["eyeball_right"]] = SCLERA
+    return np.clip(rgb, 0, 1)

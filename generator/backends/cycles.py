@@ -1,0 +1,418 @@
+"""The ``cycles`` backend: Blender Cycles path tracing through ``bpy==5.0.1`` (headless).
+
+The Blender scene is built once per Renderer (one per worker process) and updated per sample:
+vertex positions and per-vertex albedo of the head mesh, the two eye spheres, material values,
+lights, world, camera. Nothing is rebuilt per image, and the Blender datablocks are reused, so
+memory stays flat (bench/bench_cycles.py measures it).
+
+- Head: the head-model mesh, smooth shaded. Skin is a Principled BSDF with random-walk
+  subsurface scattering (skin's red/green/blue mean free paths), per-vertex albedo from
+  ``generator/appearance.py`` (tone, lips, cheeks, eyelids, brows, scalp hair), roughness and
+  specular from the scene, and procedural pores/wrinkles as bump. Scalp hair is a shaded hair
+  region (anisotropic, streaked), clothing a rough fabric.
+- Eyes: a UV sphere per eye at the eyeball's centre and radius, turned with the eye (head pose
+  and gaze), with a procedural sclera / iris / pupil and a glossy coat as cornea.
+- Light: a world (procedural sky, two-colour gradient or uniform) plus up to three disk area
+  lights with colour temperature, power, size and direction from the scene. Camera rays see the
+  background instead (solid, screen gradient, noise, or a picture from ``image_folder``).
+- Camera: the Camera's K, R, t exactly: lens from fx, sensor shift from the principal point.
+
+Segmentation and depth come from a z-buffer of the same posed mesh and camera
+(``generator/preview.rasterize``), so they agree with the landmarks by construction; only the
+eye spheres differ from the mesh eyeballs, by well under a millimetre.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import bpy
+import numpy as np
+from PIL import Image
+
+from facegen.generator import appearance
+from facegen.generator.backends import RenderResult
+from facegen.generator.camera import face_centre
+from facegen.generator.head_model import HeadModel
+from facegen.generator.preview import rasterize
+from facegen.generator.segmentation import face_classes, vertex_classes
+
+MATERIALS = ("skin", "hair", "clothing")
+# Mean free paths of skin (mm) for red, green, blue (Jensen et al. 2001, ~ Christensen-Burley fit).
+SKIN_MFP_MM = (3.67, 1.37, 0.68)
+IRIS_HALF_ANGLE_DEG = 33.0  # iris radius ~6 mm on a 12 mm eyeball
+EYE_RADIUS_SCALE = 0.92
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def _node(tree, kind, **inputs):
+    node = tree.nodes.new(kind)
+    for name, value in inputs.items():
+        node.inputs[name].default_value = value
+    return node
+
+
+class Renderer:
+    """Cycles renderer of the head model: ``render(scene, vertices, camera) -> RenderResult``.
+
+    Args:
+        model: the HeadModel whose posed vertices ``render`` receives (default: shipped one).
+        samples: path-tracing samples per pixel (default 16, see bench/bench_cycles.py).
+        denoise: OpenImageDenoise on the result.
+        device: ``auto`` (GPU through OptiX or CUDA when Blender finds one, else CPU), ``cpu``,
+            ``optix`` or ``cuda``.
+        threads: CPU threads (0 = all cores).
+    """
+
+    def __init__(self, model: HeadModel | None = None, samples: int = 16, denoise: bool = True,
+                 device: str = "auto", threads: int = 0):
+        self.model = model = model or HeadModel.load()
+        self.settings = {"samples": samples, "denoise": denoise, "device": device, "threads": threads}
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        self.scene = sc = bpy.context.scene
+        sc.render.engine = "CYCLES"
+        sc.cycles.samples = samples
+        sc.cycles.use_adaptive_sampling = False
+        sc.cycles.use_denoising = denoise
+        sc.cycles.denoiser = "OPENIMAGEDENOISE"
+        sc.cycles.device = self._choose_device(device)
+        sc.render.threads_mode = "FIXED" if threads else "AUTO"
+        sc.render.threads = max(threads, 1)
+        sc.render.resolution_percentage = 100
+        sc.render.image_settings.file_format = "PNG"
+        sc.render.image_settings.color_mode = "RGB"
+        sc.render.image_settings.color_depth = "8"
+        sc.render.image_settings.compression = 0
+        self._tmp = Path(tempfile.mkdtemp(prefix="facegen_cycles_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+        sc.render.filepath = str(self._tmp / "frame.png")
+        self._regions = {n: np.flatnonzero(model.region_mask(n)) for n in model.region_names}
+        self._brows = appearance.brow_weights(model)
+        # The 72-vertex mesh eyeballs are coarse polyhedra; a sphere through their vertices pokes
+        # through the lids. EYE_RADIUS_SCALE x that radius sits behind them, as the mesh does.
+        rest = model.vertices()
+        self._eye_radius = EYE_RADIUS_SCALE * float(np.mean(
+            [np.linalg.norm(rest[i] - rest[i].mean(0), axis=1).mean()
+             for i in (self._regions["eyeball_left"], self._regions["eyeball_right"])]))
+        self._build_head()
+        self._build_eyes()
+        self._build_world()
+        self._lights = [self._new_light(i) for i in range(3)]
+        cam_data = bpy.data.cameras.new("camera")
+        cam_data.sensor_fit = "HORIZONTAL"
+        cam_data.sensor_width = 36.0
+        cam_data.clip_start, cam_data.clip_end = 0.02, 50.0
+        self.camera = bpy.data.objects.new("camera", cam_data)
+        sc.collection.objects.link(self.camera)
+        sc.camera = self.camera
+        self._images: dict[str, object] = {}
+
+    @staticmethod
+    def _choose_device(device: str) -> str:
+        if device == "cpu":
+            return "CPU"
+        prefs = bpy.context.preferences.addons["cycles"].preferences
+        for kind in (("OPTIX", "CUDA") if device == "auto" else (device.upper(),)):
+            try:
+                prefs.compute_device_type = kind
+                prefs.get_devices()
+            except (TypeError, ValueError):
+                continue
+            gpus = [d for d in prefs.devices if d.type == kind]
+            if gpus:
+                for d in prefs.devices:
+                    d.use = d.type == kind
+                return "GPU"
+        return "CPU"
+
+    # --- scene construction (once) -------------------------------------------------------------
+    def _build_head(self) -> None:
+        model = self.model
+        eyes = np.zeros(model.n_vertices, bool)
+        eyes[self._regions["eyeball_left"]] = eyes[self._regions["eyeball_right"]] = True
+        keep = ~eyes[model.faces].any(axis=1)  # the eyeballs are drawn as spheres
+        self._faces = model.faces[keep].astype(np.int64)
+        mesh = bpy.data.meshes.new("head")
+        mesh.from_pydata(model.vertices().tolist(), [], self._faces.tolist())
+        mesh.polygons.foreach_set("use_smooth", np.ones(len(self._faces), bool))
+        uv = mesh.uv_layers.new(name="uv")
+        uv.data.foreach_set("uv", model.uvs[model.face_uvs[keep]].reshape(-1).astype(np.float32))
+        self._albedo = mesh.color_attributes.new("albedo", "FLOAT_COLOR", "POINT")
+        for name in MATERIALS:
+            mesh.materials.append(self._material(name))
+        classes = face_classes(self._faces, vertex_classes(model.region_names, model.regions, True))
+        self._torso = classes == 9  # clothing
+        self._scalp = model.region_mask("scalp")[self._faces].sum(axis=1) >= 2
+        self.head = bpy.data.objects.new("head", mesh)
+        self.scene.collection.objects.link(self.head)
+
+    def _material(self, name: str):
+        mat = bpy.data.materials.new(name)
+        tree = mat.node_tree
+        bsdf = tree.nodes["Principled BSDF"]
+        albedo = tree.nodes.new("ShaderNodeAttribute")
+        albedo.attribute_name = "albedo"
+        tree.links.new(albedo.outputs["Color"], bsdf.inputs["Base Color"])
+        coords = tree.nodes.new("ShaderNodeTexCoord")
+        if name == "skin":
+            bsdf.inputs["Subsurface Weight"].default_value = 1.0
+            bsdf.inputs["Subsurface Radius"].default_value = [m / max(SKIN_MFP_MM) for m in SKIN_MFP_MM]
+            noise = _node(tree, "ShaderNodeTexNoise", Scale=900.0, Detail=4.0)
+            tree.links.new(coords.outputs["Object"], noise.inputs["Vector"])
+            bump = _node(tree, "ShaderNodeBump", Distance=0.0004)
+            tree.links.new(noise.outputs["Fac"], bump.inputs["Height"])
+            tree.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+        elif name == "hair":
+            wave = _node(tree, "ShaderNodeTexWave", Scale=180.0, Distortion=6.0, Detail=6.0)
+            tree.links.new(coords.outputs["Object"], wave.inputs["Vector"])
+            mix = tree.nodes.new("ShaderNodeMix")
+            mix.data_type = "RGBA"
+            mix.blend_type = "MULTIPLY"
+            mix.inputs["Factor"].default_value = 0.5
+            tree.links.new(albedo.outputs["Color"], mix.inputs["A"])
+            tree.links.new(wave.outputs["Color"], mix.inputs["B"])
+            tree.links.new(mix.outputs["Result"], bsdf.inputs["Base Color"])
+            bsdf.inputs["Anisotropic"].default_value = 0.8
+            bsdf.inputs["Roughness"].default_value = 0.45
+        else:
+            bsdf.inputs["Roughness"].default_value = 0.85
+            bsdf.inputs["Sheen Weight"].default_value = 0.5
+        return mat
+
+    def _build_eyes(self) -> None:
+        bpy.ops.mesh.primitive_uv_sphere_add(segments=48, ring_count=24, radius=1.0)
+        sphere = bpy.context.active_object
+        sphere.data.polygons.foreach_set("use_smooth", np.ones(len(sphere.data.polygons), bool))
+        mat = bpy.data.materials.new("eye")
+        tree = mat.node_tree
+        bsdf = tree.nodes["Principled BSDF"]
+        coords = tree.nodes.new("ShaderNodeTexCoord")
+        sep = tree.nodes.new("ShaderNodeSeparateXYZ")
+        tree.links.new(coords.outputs["Object"], sep.inputs["Vector"])
+        # Object -z is the gaze: t = -z in -1..1, iris where t > cos(iris half angle).
+        t = _node(tree, "ShaderNodeMath", **{})
+        t.operation = "MULTIPLY"
+        t.inputs[1].default_value = -1.0
+        tree.links.new(sep.outputs["Z"], t.inputs[0])
+        self._eye_nodes = {}
+        ramp = tree.nodes.new("ShaderNodeValToRGB")
+        tree.links.new(t.outputs[0], ramp.inputs["Fac"])
+        elems = ramp.color_ramp.elements
+        elems[0].position, elems[1].position = 0.0, 1.0
+        for _ in range(3):
+            elems.new(0.5)
+        ramp.color_ramp.interpolation = "EASE"
+        self._eye_ramp = ramp
+        tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
+        bsdf.inputs["Roughness"].default_value = 0.35
+        bsdf.inputs["Coat Weight"].default_value = 1.0
+        bsdf.inputs["Coat IOR"].default_value = 1.376  # cornea
+        self._eye_bsdf = bsdf
+        sphere.data.materials.append(mat)
+        self.eyes = [sphere, bpy.data.objects.new("eye_right", sphere.data)]
+        sphere.name = "eye_left"
+        self.scene.collection.objects.link(self.eyes[1])
+        self._eye_rest = [self.model.vertices()[self._regions[f"eyeball_{s}"]].astype(np.float64) for s in ("left", "right")]
+
+    def _build_world(self) -> None:
+        world = bpy.data.worlds.new("world")
+        self.scene.world = world
+        tree = world.node_tree
+        tree.nodes.clear()
+        out = tree.nodes.new("ShaderNodeOutputWorld")
+        # Lighting: a vertical gradient ground -> horizon -> zenith (colours set per scene).
+        geo = tree.nodes.new("ShaderNodeNewGeometry")
+        sep = tree.nodes.new("ShaderNodeSeparateXYZ")
+        tree.links.new(geo.outputs["Incoming"], sep.inputs["Vector"])
+        up = tree.nodes.new("ShaderNodeMapRange")
+        up.inputs["From Min"].default_value, up.inputs["From Max"].default_value = 1.0, -1.0  # incoming points inward
+        tree.links.new(sep.outputs["Z"], up.inputs["Value"])
+        self._env_ramp = env = tree.nodes.new("ShaderNodeValToRGB")
+        env.color_ramp.elements.new(0.5)
+        tree.links.new(up.outputs["Result"], env.inputs["Fac"])
+        self._env_bg = env_bg = tree.nodes.new("ShaderNodeBackground")
+        tree.links.new(env.outputs["Color"], env_bg.inputs["Color"])
+        # What the camera sees: a pattern in screen (window) coordinates.
+        win = tree.nodes.new("ShaderNodeTexCoord")
+        self._bg_noise = noise = _node(tree, "ShaderNodeTexNoise", Detail=3.0, Roughness=0.6)
+        tree.links.new(win.outputs["Window"], noise.inputs["Vector"])
+        win_sep = tree.nodes.new("ShaderNodeSeparateXYZ")
+        tree.links.new(win.outputs["Window"], win_sep.inputs["Vector"])
+        self._bg_fac = fac = tree.nodes.new("ShaderNodeMix")  # Factor picks noise (1) or screen y (0)
+        fac.data_type = "FLOAT"
+        tree.links.new(win_sep.outputs["Y"], fac.inputs["A"])
+        tree.links.new(noise.outputs["Fac"], fac.inputs["B"])
+        self._bg_ramp = ramp = tree.nodes.new("ShaderNodeValToRGB")
+        tree.links.new(fac.outputs["Result"], ramp.inputs["Fac"])
+        self._bg_image = tree.nodes.new("ShaderNodeTexImage")
+        tree.links.new(win.outputs["Window"], self._bg_image.inputs["Vector"])
+        self._bg_pick = pick = tree.nodes.new("ShaderNodeMix")  # Factor 1: the picture
+        pick.data_type = "RGBA"
+        tree.links.new(ramp.outputs["Color"], pick.inputs["A"])
+        tree.links.new(self._bg_image.outputs["Color"], pick.inputs["B"])
+        cam_bg = tree.nodes.new("ShaderNodeBackground")
+        tree.links.new(pick.outputs["Result"], cam_bg.inputs["Color"])
+        path = tree.nodes.new("ShaderNodeLightPath")
+        mix = tree.nodes.new("ShaderNodeMixShader")
+        tree.links.new(path.outputs["Is Camera Ray"], mix.inputs["Fac"])
+        tree.links.new(env_bg.outputs["Background"], mix.inputs[1])
+        tree.links.new(cam_bg.outputs["Background"], mix.inputs[2])
+        tree.links.new(mix.outputs["Shader"], out.inputs["Surface"])
+
+    def _new_light(self, i: int):
+        data = bpy.data.lights.new(f"light{i}", "AREA")
+        data.shape = "DISK"
+        obj = bpy.data.objects.new(f"light{i}", data)
+        self.scene.collection.objects.link(obj)
+        return obj
+
+    # --- per sample ------------------------------------------------------------------------------
+    def _update_head(self, scene, vertices: np.ndarray) -> None:
+        mesh = self.head.data
+        mesh.vertices.foreach_set("co", np.asarray(vertices, np.float32).ravel())
+        rgb = appearance.linear(appearance.vertex_albedo(self.model, scene, self._brows))
+        rgba = np.concatenate([rgb, np.ones((len(rgb), 1))], axis=1).astype(np.float32)
+        self._albedo.data.foreach_set("color", rgba.ravel())
+        index = np.where(self._torso, 2, np.where(self._scalp & scene.hair.scalp_hair, 1, 0)).astype(np.int32)
+        mesh.polygons.foreach_set("material_index", index)
+        mesh.update()
+        skin = bpy.data.materials["skin"].node_tree.nodes
+        bsdf = skin["Principled BSDF"]
+        bsdf.inputs["Roughness"].default_value = scene.skin.roughness
+        bsdf.inputs["Specular IOR Level"].default_value = scene.skin.specular
+        bsdf.inputs["Subsurface Scale"].default_value = max(SKIN_MFP_MM) * 1e-3 * scene.skin.subsurface_scale
+        skin["Bump"].inputs["Strength"].default_value = scene.skin.bump_strength
+
+    def _update_eyes(self, scene, vertices: np.ndarray) -> None:
+        to_local = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # sphere -z looks toward -y
+        for obj, rest, name in zip(self.eyes, self._eye_rest, ("eyeball_left", "eyeball_right")):
+            posed = np.asarray(vertices, np.float64)[self._regions[name]]
+            a, b = rest - rest.mean(axis=0), posed - posed.mean(axis=0)
+            u, _, vt = np.linalg.svd(b.T @ a)  # Kabsch: the eye's rotation (head pose and gaze)
+            rot = u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt
+            m = np.eye(4)
+            m[:3, :3] = rot @ to_local * self._eye_radius
+            m[:3, 3] = posed.mean(axis=0)
+            obj.matrix_world = m.T.tolist()  # Blender matrices are row-major lists of rows... of columns
+        eyes = scene.eyes
+        iris_cos = np.cos(np.radians(IRIS_HALF_ANGLE_DEG))
+        pupil_cos = np.cos(np.radians(IRIS_HALF_ANGLE_DEG * eyes.pupil_size))
+        sclera = appearance.SCLERA * np.array([1.0, 1 - 0.25 * eyes.sclera_redness, 1 - 0.3 * eyes.sclera_redness])
+        iris = np.clip(np.array(appearance.IRIS[eyes.iris_color]) * (0.5 + eyes.iris_brightness), 0, 1)
+        stops = ((0.0, sclera), (iris_cos - 0.02, sclera), (iris_cos, iris * 0.45), (iris_cos + 0.02, iris),
+                 (pupil_cos - 0.004, iris * 0.8), (pupil_cos, appearance.PUPIL))
+        elements = self._eye_ramp.color_ramp.elements
+        while len(elements) > 1:
+            elements.remove(elements[-1])
+        elements[0].position = stops[0][0]
+        elements[0].color = (*appearance.linear(stops[0][1]), 1.0)
+        for pos, colour in stops[1:]:
+            elements.new(float(pos)).color = (*appearance.linear(colour), 1.0)
+        self._eye_bsdf.inputs["Coat Roughness"].default_value = eyes.cornea_roughness
+
+    def _update_lights(self, scene, centre: np.ndarray) -> None:
+        lighting = scene.lighting
+        lights = lighting.lights[: len(self._lights)]
+        # Partial auto-exposure (as the raster backend): the sampled 100x range of light reaching
+        # the face becomes ~10x.
+        irradiance = max(sum(lp.power_w / lp.distance_m ** 2 for lp in lights), 1e-6)
+        gain = (100.0 / irradiance) ** 0.5
+        for i, obj in enumerate(self._lights):
+            obj.hide_render = i >= len(lights)
+            if i >= len(lights):
+                continue
+            lp = lights[i]
+            pos = appearance.light_position(centre, lp)
+            m = np.eye(4)
+            m[:3, :3] = _look_rotation(pos, centre)
+            m[:3, 3] = pos
+            obj.matrix_world = m.T.tolist()
+            obj.data.energy = lp.power_w * gain
+            obj.data.size = 2.0 * lp.size_m
+            obj.data.color = appearance.temperature_rgb(lp.temperature_k).tolist()
+        env = {"sky": ((0.20, 0.18, 0.16), (0.85, 0.87, 0.90), (0.30, 0.50, 0.90)),
+               "uniform": ((0.5, 0.5, 0.5),) * 3}.get(lighting.environment)
+        if env is None:  # gradient: the background's two colours, ground darker
+            c1, c2 = appearance.hsv_rgb(scene.background.hsv), appearance.hsv_rgb(scene.background.hsv2)
+            env = (0.5 * c2, 0.5 * (c1 + c2), c1)
+        for element, colour in zip(self._env_ramp.color_ramp.elements, env):
+            element.color = (*appearance.linear(colour), 1.0)
+        self._env_bg.inputs["Strength"].default_value = lighting.environment_strength
+
+    def _update_background(self, scene) -> None:
+        bg = scene.background
+        c1, c2 = appearance.hsv_rgb(bg.hsv), appearance.hsv_rgb(bg.hsv2)
+        if bg.kind == "solid":
+            c2 = c1
+        ramp = self._bg_ramp.color_ramp.elements
+        ramp[0].color, ramp[1].color = (*appearance.linear(c1), 1.0), (*appearance.linear(c2), 1.0)
+        self._bg_fac.inputs["Factor"].default_value = 1.0 if bg.kind == "noise" else 0.0
+        self._bg_noise.inputs["Scale"].default_value = bg.noise_scale
+        picture = self._picture(scene) if bg.kind == "image" else None
+        self._bg_image.image = picture
+        self._bg_pick.inputs["Factor"].default_value = 1.0 if picture is not None else 0.0
+
+    def _picture(self, scene):
+        """The background picture of ``scene`` from its folder (sorted files), loaded once."""
+        folder = scene_image_folder(scene)
+        files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder else []
+        if not files:
+            return None
+        path = str(files[min(int(scene.background.image_pick * len(files)), len(files) - 1)])
+        if path not in self._images:
+            self._images[path] = bpy.data.images.load(path, check_existing=True)
+        return self._images[path]
+
+    def _update_camera(self, camera) -> None:
+        w, h = camera.width, camera.height
+        sc, data = self.scene, self.camera.data
+        sc.render.resolution_x, sc.render.resolution_y = w, h
+        data.lens = camera.K[0, 0] * data.sensor_width / w
+        data.shift_x = (w / 2.0 - camera.K[0, 2]) / max(w, h)
+        data.shift_y = (camera.K[1, 2] - h / 2.0) / max(w, h)
+        m = np.eye(4)
+        m[:3, :3] = camera.R.T @ np.diag([1.0, -1.0, -1.0])  # OpenCV -> Blender camera axes
+        m[:3, 3] = camera.position
+        self.camera.matrix_world = m.T.tolist()
+
+    def render(self, scene, vertices: np.ndarray, camera, segmentation: bool = True, depth: bool = True) -> RenderResult:
+        """Render ``(V, 3)`` posed vertices of ``scene`` (SceneParams) seen by ``camera``."""
+        centre = face_centre(vertices, self._regions["eyeball_left"], self._regions["eyeball_right"],
+                             self._regions["lips"])
+        self._update_head(scene, vertices)
+        self._update_eyes(scene, vertices)
+        self._update_lights(scene, centre)
+        self._update_background(scene)
+        self._update_camera(camera)
+        bpy.ops.render.render(write_still=True)
+        with Image.open(self.scene.render.filepath) as im:
+            rgb = np.asarray(im.convert("RGB")).copy()
+        seg = zmap = None
+        if segmentation or depth:
+            uv, z = camera.project(vertices)
+            zmap, face_id, _ = rasterize(uv, z, self.model.faces, camera.height, camera.width)
+            if segmentation:
+                brows = self._brows * scene.hair.eyebrow_density > 0.5
+                cls = face_classes(self.model.faces, vertex_classes(self.model.region_names, self.model.regions,
+                                                                     scene.hair.scalp_hair, brows))
+                seg = np.where(face_id >= 0, cls[np.maximum(face_id, 0)], 0).astype(np.uint8)
+            zmap = zmap.astype(np.float32) if depth else None
+        return RenderResult(rgb=rgb, segmentation=seg, depth=zmap)
+
+    def close(self) -> None:
+        """Remove the temporary frame file (the Blender scene is freed with the process)."""
+        for p in self._tmp.glob("*"):
+            p.unlink()
+        self._tmp.rmdir()
+
+
+def scene_image_folder(scene) -> str:
+    return getattr(scene.background, "image_folder", "") or os.environ.get("FACEGEN_BACKGROUND_DIR", "")
+
+
+def _look_rotation(position: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Blender object rotation whose local -z points from ``position`` to ``target``."""
+    from facegen.generator.camera import look_at
+
+    return look_at(position, target).T @ np.diag([1.0, -1.0, -1.0])
