@@ -1,0 +1,120 @@
+"""The cycles backend: Blender's camera equals ours, silhouettes and a marker land where the
+numpy projection says. Skips when bpy is not installed."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from facegen.generator.backends import make_renderer  # noqa: E402
+from facegen.generator.camera import scene_camera  # noqa: E402
+from facegen.generator.config import load_scene_config  # noqa: E402
+from facegen.generator.preview import rasterize  # noqa: E402
+from facegen.generator.samplers import sample_scene  # noqa: E402
+from facegen.generator.segmentation import CLASSES  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def renderer(model):
+    r = make_renderer("cycles", model=model, samples=1, denoise=False)
+    yield r
+    r.close()
+
+
+def _sample(model, index, size=96):
+    scene = sample_scene(load_scene_config(), 21, index)
+    verts = model.scene_vertices(scene)
+    return scene, verts, scene_camera(model, scene, verts, size, size)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_blender_projects_like_our_camera(renderer, model, index):
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    scene, verts, cam = _sample(model, index, size=128)
+    cam = dataclasses.replace(cam, K=cam.K.copy())
+    cam.K[0, 2] += 3.3  # an off-centre principal point must survive the conversion too
+    cam.K[1, 2] -= 2.1
+    renderer.render(scene, verts, cam, segmentation=False, depth=False)
+    pts = verts[::97].astype(np.float64)
+    ours, _ = cam.project(pts)
+    bl = np.array([world_to_camera_view(renderer.scene, renderer.camera, Vector(p))[:2] for p in pts])
+    theirs = np.stack([bl[:, 0] * cam.width, (1.0 - bl[:, 1]) * cam.height], axis=1)
+    assert np.abs(ours - theirs).max() < 0.25
+
+
+def _alpha_render(renderer, scene, verts, cam, soft=False):
+    """Render with a transparent film; ``(H, W)`` coverage (bool, or 0..1 if ``soft``)."""
+    sc = renderer.scene
+    sc.render.film_transparent = True
+    sc.render.image_settings.color_mode = "RGBA"
+    try:
+        renderer.render(scene, verts, cam, segmentation=False, depth=False)
+        from PIL import Image
+
+        with Image.open(sc.render.filepath) as im:
+            alpha = np.asarray(im)[..., 3] / 255.0
+            return alpha if soft else alpha > 0.5
+    finally:
+        sc.render.film_transparent = False
+        sc.render.image_settings.color_mode = "RGB"
+
+
+@pytest.mark.parametrize("index", [3, 4])
+def test_silhouette_matches_the_projected_mesh(renderer, model, index):
+    scene, verts, cam = _sample(model, index, size=128)
+    mask = _alpha_render(renderer, scene, verts, cam)
+    uv, z = cam.project(verts)
+    _, face_id, _ = rasterize(uv, z, model.faces, cam.height, cam.width)
+    ours = face_id >= 0
+    iou = (mask & ours).sum() / (mask | ours).sum()
+    assert iou >= 0.99, iou
+
+
+def test_marker_lands_at_the_projected_pixel(renderer, model):
+    from facegen.generator.head_model import HeadPose
+
+    scene = sample_scene(load_scene_config(), 21, 5)
+    scene = dataclasses.replace(scene, head_pose=HeadPose(yaw_deg=20.0))  # the nose in sight
+    verts = model.scene_vertices(scene)
+    cam = scene_camera(model, scene, verts, 128, 128)
+    nose = int(np.argmin(model.vertices()[:, 1]))  # the front-most template vertex: the nose tip
+    point = verts[nose].astype(np.float64)
+    point += 0.008 * (cam.position - point) / np.linalg.norm(cam.position - point)  # in front of the skin
+    bpy.ops.mesh.primitive_uv_sphere_add(radius=0.006, location=point.tolist())
+    marker = bpy.context.active_object
+    # The marker alone (head and eyes hidden, transparent film): its alpha coverage is its image.
+    hidden = [renderer.head, *renderer.eyes]
+    sc = renderer.scene
+    samples = sc.cycles.samples
+    try:
+        for obj in hidden:
+            obj.hide_render = True
+        sc.cycles.samples = 64
+        alpha = _alpha_render(renderer, scene, verts, cam, soft=True)
+    finally:
+        bpy.data.objects.remove(marker)
+        for obj in hidden:
+            obj.hide_render = False
+        sc.cycles.samples = samples
+    assert 2 <= alpha.sum() <= 200
+    ys, xs = np.mgrid[: alpha.shape[0], : alpha.shape[1]] + 0.5
+    found = np.array([(xs * alpha).sum(), (ys * alpha).sum()]) / alpha.sum()
+    expected, _ = cam.project(point[None])
+    assert np.linalg.norm(found - expected[0]) < 0.5
+
+
+def test_outputs_and_segmentation(renderer, model):
+    scene, verts, cam = _sample(model, 6, size=96)
+    res = renderer.render(scene, verts, cam)
+    assert res.rgb.shape == (96, 96, 3) and res.rgb.dtype == np.uint8
+    assert res.segmentation.shape == (96, 96) and res.depth.shape == (96, 96)
+    fg = res.segmentation > 0
+    assert np.isfinite(res.depth[fg]).all() and np.isinf(res.depth[~fg]).all()
+    present = {CLASSES[c] for c in np.unique(res.segmentation)}
+    assert {"background", "skin", "lips"} <= present, present
+    # The background is not black: the camera sees the scene's background colour or pattern.
+    assert res.rgb[~fg].mean() > 5
