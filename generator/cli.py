@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from facegen.generator.spec_commands import add_parser as add_spec_parser
     add_spec_parser(sub)
+    from facegen.generator.dataset_commands import add_parser as add_dataset_parser
+    add_dataset_parser(sub)
     return parser
 
 

@@ -1,0 +1,279 @@
+"""Running a dataset plan: folder checks, resume, the local process pool and the Ray executor.
+
+Each shard is a pure function of (plan, shard range), so any executor, worker count or shard size
+yields the same samples. The manifest is rewritten (atomically) after every finished shard;
+finished shard files are skipped on a rerun. A worker process that dies (a renderer segfault) is
+replaced and its shard retried up to ``retries`` times; what still fails is reported at the end.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import sys
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+
+import h5py
+
+from facegen.generator import shard_format as sf
+from facegen.generator.errors import UserError
+from facegen.generator.writer import DatasetPlan, ShardResult, ShardTask, WorkerContext, generator_version, write_shard
+
+FAULT_ENV = "FACEGEN_FAULT_INJECT"  # tests only: "crash-once:<shard index>:<marker file>" kills a worker
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Outcome of ``run``."""
+
+    rendered: tuple[ShardResult, ...]  # shards written by this run
+    skipped: int  # finished shards found and kept (resume)
+    failures: tuple[tuple[int, str], ...] = field(default=())  # (shard index, last error) after all retries
+
+
+def _describe(m: dict) -> str:
+    return (f"spec {m.get('spec', {}).get('name')} ({m.get('spec', {}).get('hash')}), seed {m.get('seed')}, "
+            f"renderer {m.get('renderer')}, resolution {m.get('resolution')}, key {m.get('dataset_key')}")
+
+
+def _clear(out: Path) -> None:
+    """Remove a dataset's files (manifest, shards, label sets, temporaries) from ``out``."""
+    for p in out.iterdir():
+        if p.name == sf.MANIFEST_NAME or p.name.startswith("shard-") or sf.TMP_SUFFIX in p.name:
+            p.unlink()
+        elif p.name == sf.LABELS_DIR and p.is_dir():
+            shutil.rmtree(p)
+
+
+def manifest_for(plan: DatasetPlan, results: dict[int, dict], failures=()) -> dict:
+    """The manifest of ``plan`` with the finished shards ``results`` (shard index -> result dict)."""
+    from facegen.generator.writer import spec_texts
+    shards = [results[k] for k in sorted(results)]
+    done = sum(r["count"] for r in shards)
+    return dict(schema_version=sf.SCHEMA_VERSION, generator_version=generator_version(), dataset_key=plan.key(),
+                seed=plan.seed, num=plan.num, shard_size=plan.shard_size, resolution=plan.resolution,
+                renderer=plan.renderer, renderer_settings=plan.renderer_settings, config=plan.config,
+                segmentation=plan.segmentation, image_compression=plan.image_compression,
+                spec=dict(name=plan.spec_name, hash=plan.spec_hash, source=plan.spec_source,
+                          texts=spec_texts(plan.spec_source)),
+                complete=done == plan.num and len(shards) == len(plan.shards()), samples_done=done,
+                shards=shards, failures=[list(f) for f in failures],
+                label_sets={plan.spec_name: dict(location="shard", spec_name=plan.spec_name, spec_hash=plan.spec_hash)})
+
+
+def prepare_folder(plan: DatasetPlan, overwrite: bool) -> dict[int, dict]:
+    """Check ``plan.out_dir`` and return its finished shards that belong to ``plan`` (to skip).
+    Refuses (UserError) a folder holding another dataset or other files, unless ``overwrite``."""
+    out = Path(plan.out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        _clear(out)
+    for p in out.glob(f"*{sf.TMP_SUFFIX}-*"):  # leftovers of a killed run: never valid
+        p.unlink()
+    wanted = {t.shard_index: t for t in plan.shards()}
+    done: dict[int, dict] = {}
+    if (out / sf.MANIFEST_NAME).exists():
+        try:
+            m = sf.read_manifest(out)
+        except ValueError as exc:
+            raise UserError(f"{exc}; use --overwrite to replace it") from None
+        if m.get("dataset_key") != plan.key():
+            raise UserError(f"--out {out} holds another dataset ({_describe(m)}); this run would write "
+                            f"spec {plan.spec_name} ({plan.spec_hash}), seed {plan.seed}, renderer {plan.renderer}, "
+                            f"resolution {plan.resolution}, key {plan.key()}: use --overwrite or another --out")
+        if m.get("shard_size") != plan.shard_size:
+            raise UserError(f"--out {out} was written with --shard-size {m.get('shard_size')}; rerun with it "
+                            f"(samples do not depend on it) or use --overwrite")
+        for r in m.get("shards", []):
+            t = wanted.get(r["shard_index"])
+            if t and (t.first_index, t.count) == (r["first_index"], r["count"]) and (out / r["file"]).exists():
+                done[t.shard_index] = r
+    else:
+        others = [p.name for p in out.iterdir() if not p.name.startswith("shard-")]
+        if others:
+            raise UserError(f"--out {out} is not empty and holds no facegen manifest ({others[0]}, ...): "
+                            f"use --overwrite or another --out")
+    for k, t in wanted.items():  # finished (renamed) shards the manifest missed: killed before it was written
+        p = out / t.file
+        if k in done or not p.exists():
+            continue
+        try:
+            with h5py.File(p, "r") as f:
+                a = dict(f.attrs)
+        except OSError:
+            raise UserError(f"{p}: unreadable shard; use --overwrite") from None
+        if a.get("dataset_key") != plan.key():
+            raise UserError(f"{p}: belongs to another dataset (key {a.get('dataset_key')}); use --overwrite")
+        if (int(a["first_index"]), int(a["count"])) == (t.first_index, t.count):
+            done[k] = dict(file=t.file, shard_index=k, first_index=t.first_index, count=t.count,
+                           sha256=sf.sha256_file(p), bytes=p.stat().st_size)
+    return done
+
+
+def _maybe_inject_fault(task: ShardTask) -> None:
+    spec = os.environ.get(FAULT_ENV, "")
+    if spec.startswith("crash-once:"):
+        _, shard, marker = spec.split(":", 2)
+        if int(shard) == task.shard_index and not os.path.exists(marker):
+            Path(marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _worker_main(plan: DatasetPlan, conn) -> None:
+    """A local worker: one WorkerContext (one renderer) for all the shards it is sent."""
+    ctx = None
+    try:
+        while True:
+            task = conn.recv()
+            if task is None:
+                break
+            try:
+                if ctx is None:
+                    ctx = WorkerContext(plan)
+                _maybe_inject_fault(task)
+                conn.send(("done", write_shard(task, ctx, progress=lambda k: conn.send(("progress", k)))))
+            except UserError as exc:
+                conn.send(("fatal", str(exc)))
+                break
+            except Exception:
+                conn.send(("error", traceback.format_exc(limit=4).strip().splitlines()[-1]))
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def _run_local(plan, tasks, workers, retries, on_done, on_progress) -> list[tuple[int, str]]:
+    ctx = mp.get_context("spawn")
+    pending, attempts, failures = deque(tasks), {}, []
+    slots: list[dict] = []
+
+    def start():
+        parent, child = ctx.Pipe()
+        p = ctx.Process(target=_worker_main, args=(plan, child), daemon=True)
+        p.start()
+        child.close()
+        return dict(proc=p, conn=parent, task=None)
+
+    def fail(task, why):
+        attempts[task.shard_index] = attempts.get(task.shard_index, 0) + 1
+        if attempts[task.shard_index] <= retries:
+            print(f"facegen: shard {task.shard_index}: {why}; retrying", file=sys.stderr)
+            pending.append(task)
+        else:
+            failures.append((task.shard_index, why))
+
+    slots = [start() for _ in range(min(workers, len(tasks)))]
+    try:
+        while pending or any(s["task"] for s in slots):
+            for s in slots:
+                if s["task"] is None and pending:
+                    s["task"] = pending.popleft()
+                    s["conn"].send(s["task"])
+            wait([s["conn"] for s in slots] + [s["proc"].sentinel for s in slots])
+            for i, s in enumerate(slots):
+                while True:
+                    try:
+                        if not s["conn"].poll():
+                            break
+                        kind, value = s["conn"].recv()
+                    except (EOFError, OSError):
+                        break
+                    if kind == "progress":
+                        on_progress(value)
+                    elif kind == "done":
+                        on_done(value)
+                        s["task"] = None
+                    elif kind == "error":
+                        fail(s["task"], value)
+                        s["task"] = None
+                    elif kind == "fatal":
+                        raise UserError(value)
+                if not s["proc"].is_alive():
+                    s["proc"].join()
+                    if s["task"] is not None:
+                        code = s["proc"].exitcode
+                        why = f"worker died ({'signal ' + str(-code) if code < 0 else 'exit ' + str(code)})"
+                        fail(s["task"], why)
+                    slots[i] = start()
+    finally:
+        for s in slots:
+            try:
+                s["conn"].send(None)
+            except (OSError, BrokenPipeError):
+                pass
+        for s in slots:
+            s["proc"].join(timeout=30)
+            if s["proc"].is_alive():
+                s["proc"].kill()
+    return failures
+
+
+def _ray_shard(task: ShardTask) -> ShardResult:
+    """One Ray task: its own renderer (one process per task, ``max_calls=1``)."""
+    ctx = WorkerContext(task.plan)
+    try:
+        return write_shard(task, ctx)
+    finally:
+        ctx.close()
+
+
+def _run_ray(tasks, retries, address, gpus_per_task, on_done, on_progress) -> list[tuple[int, str]]:
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--executor ray: ray is not installed; pip install 'facegen[cluster]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False)
+    remote = ray.remote(max_calls=1, max_retries=retries, num_gpus=gpus_per_task)(_ray_shard)
+    refs = {remote.remote(t): t for t in tasks}
+    failures = []
+    while refs:
+        ready, _ = ray.wait(list(refs), num_returns=1)
+        task = refs.pop(ready[0])
+        try:
+            r = ray.get(ready[0])
+        except Exception as exc:  # task error or worker death after max_retries
+            failures.append((task.shard_index, " ".join(str(exc).split())[-300:]))
+            continue
+        on_progress(r.count)
+        on_done(r)
+    return failures
+
+
+def run(plan: DatasetPlan, executor: str = "local", workers: int = 1, retries: int = 2, overwrite: bool = False,
+        ray_address: str | None = None, gpus_per_task: float = 0, progress: bool = True) -> RunReport:
+    """Render the shards of ``plan`` that are not finished yet; see the module docstring."""
+    from tqdm import tqdm
+    done = prepare_folder(plan, overwrite)
+    out = Path(plan.out_dir)
+    tasks = [t for t in plan.shards() if t.shard_index not in done]
+    sf.write_json_atomic(out / sf.MANIFEST_NAME, manifest_for(plan, done))
+    rendered = []
+    bar = tqdm(total=sum(t.count for t in tasks), unit="img", file=sys.stderr, disable=not progress,
+               desc=f"render {plan.renderer}", dynamic_ncols=True)
+
+    def on_done(r: ShardResult):
+        rendered.append(r)
+        done[r.shard_index] = dict(file=r.file, shard_index=r.shard_index, first_index=r.first_index,
+                                   count=r.count, sha256=r.sha256, bytes=r.bytes)
+        sf.write_json_atomic(out / sf.MANIFEST_NAME, manifest_for(plan, done))
+
+    try:
+        if executor == "local":
+            failures = _run_local(plan, tasks, workers, retries, on_done, bar.update) if tasks else []
+        elif executor == "ray":
+            failures = _run_ray(tasks, retries, ray_address, gpus_per_task, on_done, bar.update) if tasks else []
+        else:
+            raise UserError(f"--executor {executor}: unknown (local, ray)")
+    finally:
+        bar.close()
+    sf.write_json_atomic(out / sf.MANIFEST_NAME, manifest_for(plan, done, failures))
+    return RunReport(tuple(rendered), len(plan.shards()) - len(tasks), tuple(failures))
