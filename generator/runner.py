@@ -25,7 +25,8 @@ from facegen.generator import shard_format as sf
 from facegen.generator.errors import UserError
 from facegen.generator.writer import DatasetPlan, ShardResult, ShardTask, WorkerContext, generator_version, write_shard
 
-FAULT_ENV = "FACEGEN_FAULT_INJECT"  # tests only: "crash-once:<shard index>:<marker file>" kills a worker
+# Tests only: "crash-once:<shard>:<marker file>" or "crash-always:<shard>" SIGKILLs the worker on that shard.
+FAULT_ENV = "FACEGEN_FAULT_INJECT"
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ def _maybe_inject_fault(task: ShardTask) -> None:
         if int(shard) == task.shard_index and not os.path.exists(marker):
             Path(marker).touch()
             os.kill(os.getpid(), signal.SIGKILL)
+    if spec.startswith("crash-always:") and int(spec.split(":")[1]) == task.shard_index:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _worker_main(plan: DatasetPlan, conn) -> None:
