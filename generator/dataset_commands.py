@@ -27,6 +27,9 @@ def _cmd_render(args) -> int:
                              ("--seed", args.seed, 0), ("--resolution", args.resolution, 16), ("--retries", args.retries, 0)):
         if value < low:
             raise UserError(f"{flag} must be >= {low} (got {value})")
+    from facegen.generator.backends import BACKENDS
+    if args.renderer not in BACKENDS:
+        raise UserError(f"--renderer {args.renderer}: unknown renderer (known: {', '.join(BACKENDS)})")
     try:
         source = str(find_spec_file(args.spec).resolve())
         spec = load_spec(source, HeadModel.load())

@@ -1,0 +1,86 @@
+"""Relabelling: the batched labeler agrees with project_landmarks, does not depend on batch
+composition, and relabel with the render-time spec reproduces the stored labels exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facegen.generator import shard_format as sf
+from facegen.generator.batch_labels import BatchLabeler, SampleInputs
+from facegen.generator.camera import scene_camera
+from facegen.generator.cli import main
+from facegen.generator.config import load_scene_config
+from facegen.generator.projection import load_spec, project_landmarks, render_depth
+from facegen.generator.samplers import sample_scene
+from facegen.generator.writer import scene_inputs
+from tests.generator.dataset_helpers import render, require_raster
+
+
+def _inputs(model, n, size=64):
+    cfg = load_scene_config(None)
+    rows, refs = [], []
+    for i in range(n):
+        scene = sample_scene(cfg, 3, i)
+        v = model.scene_vertices(scene)
+        cam = scene_camera(model, scene, v, size, size)
+        depth = render_depth(v, model.faces, cam).astype(np.float16)
+        coef, expr = scene_inputs(model, scene)
+        rows.append((coef, expr, [scene.gaze.yaw_deg, scene.gaze.pitch_deg],
+                     [scene.head_pose.yaw_deg, scene.head_pose.pitch_deg, scene.head_pose.roll_deg], cam.K, cam.R, cam.t,
+                     depth))
+        refs.append((v, cam, depth.astype(np.float32)))
+    return SampleInputs(*(np.array([r[j] for r in rows]) for j in range(8))), refs
+
+
+@pytest.fixture(scope="module")
+def spec490(model):
+    return load_spec("490", model)
+
+
+def test_batch_labels_match_project_landmarks(model, spec490):
+    x, refs = _inputs(model, 5)
+    out = BatchLabeler(spec490, model).label(x)
+    for i, (v, cam, depth) in enumerate(refs):
+        ref = project_landmarks(spec490, v, model.faces, cam, depth_map=depth)
+        assert np.abs(out["landmarks_2d"][i] - ref.uv).max() < 1e-3
+        assert np.abs(out["landmarks_2d_contour"][i] - ref.uv_contour).max() < 1e-3
+        assert np.abs(out["landmarks_3d"][i] - ref.cam).max() < 1e-5
+        assert np.abs(out["pupils_2d"][i] - ref.pupils_uv).max() < 1e-3
+        assert (out["visible"][i] != ref.visible).mean() < 0.01  # only float round-off at the 3 mm threshold
+        assert 0.3 < ref.visible.mean()
+
+
+def test_batch_labels_do_not_depend_on_the_batch(model, spec490):
+    x, _ = _inputs(model, 3)
+    big = SampleInputs(*(np.concatenate([getattr(x, f)] * 30) for f in SampleInputs.__dataclass_fields__))
+    lab = BatchLabeler(spec490, model)
+    alone = lab.label(SampleInputs(*(getattr(x, f)[1:2] for f in SampleInputs.__dataclass_fields__)))
+    many = lab.label(big)
+    for k in alone:
+        assert np.array_equal(alone[k][0], many[k][1]) and np.array_equal(alone[k][0], many[k][61]), k
+
+
+def test_relabel_same_spec_reproduces_labels_exactly(tmp_path, capsys):
+    require_raster()
+    out = tmp_path / "ds"
+    assert render(out, num=5, shard_size=2) == 0
+    before = {s["file"]: s["sha256"] for s in sf.read_manifest(out)["shards"]}
+    assert main(["relabel", str(out), "--spec", "68", "--name", "again", "--workers", "2"]) == 0
+    m = sf.read_manifest(out)
+    assert set(m["label_sets"]) == {"ibug68", "again"}
+    assert {s["file"]: sf.sha256_file(out / s["file"]) for s in m["shards"]} == before  # images untouched
+    for s in m["shards"]:
+        a = sf.read_labels(out, m, "ibug68", s["file"])
+        b = sf.read_labels(out, m, "again", s["file"])
+        for k in sf.LABEL_FIELDS:
+            assert np.array_equal(a[k], b[k]), k
+    assert main(["relabel", str(out), "--spec", "490"]) == 0
+    m = sf.read_manifest(out)
+    lab = sf.read_labels(out, m, "dense490", m["shards"][0]["file"])
+    assert lab["landmarks_2d"].shape == (2, 490, 2)
+    capsys.readouterr()
+    assert main(["relabel", str(out), "--spec", "68", "--name", "again"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["relabel", str(out), "--spec", "68", "--name", "again", "--overwrite"]) == 0
+    assert main(["inspect", str(out)]) == 0
