@@ -20,7 +20,7 @@ import numpy as np
 from facegen.generator import shard_format as sf
 from facegen.generator.batch_labels import BatchLabeler, SampleInputs
 
-IMAGE_COMPRESSION = "lzf"  # default for images; measured in bench/bench_compression.py (SHARDS.md)
+IMAGE_COMPRESSION = "gzip-1"  # smaller and faster to read than lzf here: bench/bench_compression.py, SHARDS.md
 DEPTH_COMPRESSION = "gzip-1"  # float16 depth with the shuffle filter
 
 

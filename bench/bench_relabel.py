@@ -1,0 +1,63 @@
+"""Relabel speed for the 490-point spec: samples/s of the labeling core (read shard arrays + stored
+depth, batched labeler) in one process, and of the whole ``facegen relabel`` with 1 and 2 workers.
+
+    python bench/bench_relabel.py [--num 512] [--resolution 256] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+
+from facegen.generator import shard_format as sf
+from facegen.generator.batch_labels import BatchLabeler
+from facegen.generator.cli import main
+from facegen.generator.head_model import HeadModel
+from facegen.generator.projection import load_spec
+from facegen.generator.relabel import read_inputs, relabel
+
+
+def run():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--num", type=int, default=512)
+    ap.add_argument("--resolution", type=int, default=256)
+    ap.add_argument("--dir", default=None, help="an existing dataset (default: render one with raster)")
+    a = ap.parse_args()
+    folder = a.dir or str(Path(tempfile.mkdtemp()) / "ds")
+    if not a.dir:
+        t = time.perf_counter()
+        assert main(["render", "--spec", "68", "--num", str(a.num), "--out", folder, "--renderer", "raster",
+                     "--resolution", str(a.resolution), "--shard-size", "128", "--workers", "2", "--quiet"]) == 0
+        print(f"rendered {a.num} samples at {a.resolution}px in {time.perf_counter() - t:.1f} s")
+    m = sf.read_manifest(folder)
+    n = sum(s["count"] for s in m["shards"])
+    model = HeadModel.load()
+    lab = BatchLabeler(load_spec("490", model), model)
+    t_read = t_label = 0.0
+    for _ in range(3):
+        for s in m["shards"]:
+            t = time.perf_counter()
+            with h5py.File(Path(folder) / s["file"], "r") as f:
+                x = read_inputs(f)
+            t_read += time.perf_counter() - t
+            t = time.perf_counter()
+            lab.label(x)
+            t_label += time.perf_counter() - t
+    core = 3 * n / (t_read + t_label)
+    print(f"core, 1 process: {core:,.0f} samples/s (read {3 * n / t_read:,.0f}/s, label {3 * n / t_label:,.0f}/s), "
+          f"490 landmarks, {m['resolution']}px depth")
+    for workers in (1, 2):
+        t = time.perf_counter()
+        relabel(folder, "490", name=f"bench{workers}", workers=workers)
+        dt = time.perf_counter() - t
+        print(f"facegen relabel --workers {workers}: {n / dt:,.0f} samples/s end to end ({n} samples, {dt:.2f} s "
+              f"incl. process start, model load and spec resolve)")
+    print(f"target >= 5,000 samples/s; core 1-process ratio to target: {core / 5000:.2f}x")
+
+
+if __name__ == "__main__":
+    run()
