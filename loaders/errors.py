@@ -1,0 +1,5 @@
+"""The loaders' one exception type for bad input (missing/corrupt shard, unknown label set, bad .pts)."""
+
+
+class LoaderError(ValueError):
+    """Bad input to a loader; the one-line message starts with the offending file's path."""

@@ -1,0 +1,81 @@
+"""Heatmap targets: Gaussian encoding and sub-pixel decoding (log-parabola refinement at the peak).
+
+Coordinates: input pixels with the origin at the top-left pixel corner (pixel centres at +0.5);
+heatmap pixel (i, j) has its centre at heatmap coordinates (j + 0.5, i + 0.5) and
+``heatmap = input * heatmap_size / input_size``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class HeatmapCodec:
+    """Encode landmarks as Gaussians and decode heatmaps back to landmarks with sub-pixel precision.
+
+    Decoding takes the arg-max pixel and refines each axis by the vertex of the parabola through
+    the logarithm of the peak and its two neighbours, which is exact for an isotropic Gaussian
+    (the encoder's shape) and close for a network's blurred peak.
+    """
+
+    input_size: int = 256  # side of the network input, pixels (square)
+    heatmap_size: int = 64  # side of the heatmaps, pixels (square)
+    sigma: float = 1.5  # Gaussian standard deviation, heatmap pixels
+
+    @property
+    def scale(self) -> float:
+        """Heatmap pixels per input pixel."""
+        return self.heatmap_size / self.input_size
+
+    def encode(self, landmarks, visibility=None) -> np.ndarray:
+        """``(K, 2)`` input pixels and ``(K,)`` visibility (None: all visible) -> ``(K, h, h)`` float32
+        heatmaps in [0, 1], peak 1 at each visible landmark, all zero for invisible or NaN ones."""
+        pts = np.asarray(landmarks, np.float64) * self.scale
+        k = pts.shape[0]
+        vis = np.ones(k, bool) if visibility is None else np.asarray(visibility) > 0
+        vis &= np.isfinite(pts).all(axis=1)
+        centres = np.arange(self.heatmap_size) + 0.5
+        pts = np.where(vis[:, None], pts, 0.0)
+        gx = np.exp(-((centres[None, :] - pts[:, :1]) ** 2) / (2 * self.sigma ** 2)).astype(np.float32)
+        gy = np.exp(-((centres[None, :] - pts[:, 1:]) ** 2) / (2 * self.sigma ** 2)).astype(np.float32)
+        gy *= vis[:, None]
+        return gy[:, :, None] * gx[:, None, :]
+
+    def encode_batch(self, landmarks: torch.Tensor, visibility: torch.Tensor | None = None) -> torch.Tensor:
+        """Torch batch version: ``(B, K, 2)``, ``(B, K)`` -> ``(B, K, h, h)`` float32 (on their device)."""
+        pts = landmarks.float() * self.scale
+        vis = torch.ones(pts.shape[:2], dtype=torch.bool, device=pts.device) if visibility is None else visibility > 0
+        vis = vis & torch.isfinite(pts).all(dim=-1)
+        pts = torch.where(vis[..., None], pts, torch.zeros_like(pts))
+        centres = torch.arange(self.heatmap_size, device=pts.device, dtype=torch.float32) + 0.5
+        g = torch.exp(-((centres - pts[..., None]) ** 2) / (2 * self.sigma ** 2))  # (B, K, 2, h)
+        return (g[:, :, 1, :, None] * vis[..., None, None]) * g[:, :, 0, None, :]
+
+    def decode(self, heatmaps) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, K, h, w)`` heatmaps (tensor or array) -> landmarks ``(B, K, 2)`` float32 input pixels and
+        scores ``(B, K)`` (the peak values)."""
+        hm = torch.as_tensor(heatmaps).float()
+        b, k, h, w = hm.shape
+        flat = hm.reshape(b, k, h * w)
+        scores, arg = flat.max(dim=-1)
+        iy, ix = arg // w, arg % w
+        padded = torch.nn.functional.pad(hm.reshape(b * k, 1, h, w), (1, 1, 1, 1), mode="replicate")
+        logs = torch.log(padded.reshape(b, k, (h + 2) * (w + 2)).clamp_min(1e-10))
+        base = (iy + 1) * (w + 2) + (ix + 1)
+
+        def at(dy: int, dx: int) -> torch.Tensor:
+            return logs.gather(-1, (base + dy * (w + 2) + dx).unsqueeze(-1)).squeeze(-1)
+
+        c = at(0, 0)
+        offsets = []
+        for (la, lb) in ((at(0, -1), at(0, 1)), (at(-1, 0), at(1, 0))):
+            curv = la - 2 * c + lb
+            off = torch.where(curv < -1e-6, 0.5 * (la - lb) / curv.clamp(max=-1e-6), torch.zeros_like(c))
+            offsets.append(off.clamp(-1.0, 1.0))
+        x = (ix.float() + 0.5 + offsets[0]) / (w / self.input_size)
+        y = (iy.float() + 0.5 + offsets[1]) / (h / self.input_size)
+        return torch.stack([x, y], dim=-1), scores

@@ -1,0 +1,252 @@
+"""Map-style torch dataset over facegen HDF5 shards (format: ``generator/shard_format.py``).
+
+Files are opened lazily, per process: a worker never reuses a handle opened by its parent (fork),
+handles are dropped when the dataset is pickled for a spawned worker, and a persistent worker
+keeps its handles. Per-sample labels of a shard are read once per process into a small
+least-recently-used cache; images are read one chunk (one image) at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from facegen.generator import shard_format as sf
+from facegen.loaders.errors import LoaderError
+
+
+@dataclass(frozen=True)
+class ShardRef:
+    """One shard of one dataset folder."""
+
+    shard_path: str  # the shard file (images, samples)
+    label_path: str  # the HDF5 file holding the label set (the shard itself for the render-time set)
+    label_set: str  # label set name inside label_path (/labels/<name>)
+    count: int  # samples in the shard
+    start: int  # position of its first sample in the concatenation of all shards of all roots
+
+
+def resolve_label_set(folder: Path, manifest: dict, labels: str | None) -> str:
+    """The label set name meant by ``labels``: a set name (``dense490``), the stem of its spec file
+    (``490``), or None for the render-time set. ``LoaderError`` naming the manifest if none matches."""
+    sets = manifest.get("label_sets", {})
+    if labels is None:
+        return manifest["spec"]["name"]
+    if labels in sets:
+        return labels
+    stems = {}
+    for name, s in sets.items():
+        source = s.get("spec_source") or (manifest["spec"]["source"] if s["location"] == "shard" else "")
+        stems[name] = Path(source).stem if source else ""
+    hits = [name for name, stem in stems.items() if stem == labels]
+    if len(hits) != 1:
+        have = ", ".join(f"{n} ({stems[n]}.yaml)" for n in sets)
+        why = "is ambiguous" if hits else "does not exist"
+        raise LoaderError(f"{folder / sf.MANIFEST_NAME}: label set {labels!r} {why} (have: {have})")
+    return hits[0]
+
+
+class ShardIndex:
+    """Shards of one or many dataset folders, one label set, and that set's landmark metadata.
+
+    Plain data (paths, counts, arrays): cheap to pickle into DataLoader workers.
+    """
+
+    def __init__(self, roots, labels: str | None = None, verify: bool = False):
+        roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
+        if not roots:
+            raise LoaderError("FaceShards: no dataset folder given")
+        self.shards: list[ShardRef] = []
+        self.landmark_names: list[str] | None = None
+        start = 0
+        for root in roots:
+            folder = Path(root)
+            try:
+                manifest = sf.read_manifest(folder)
+            except ValueError as exc:
+                raise LoaderError(str(exc)) from None
+            name = resolve_label_set(folder, manifest, labels)
+            for entry in manifest["shards"]:
+                shard = folder / entry["file"]
+                label = sf.label_file(folder, manifest, name, entry["file"])
+                for p in {shard, label}:
+                    if not p.is_file():
+                        raise LoaderError(f"{p}: missing shard (listed in {folder / sf.MANIFEST_NAME})")
+                if verify and sf.sha256_file(shard) != entry["sha256"]:
+                    raise LoaderError(f"{shard}: corrupt shard (sha256 differs from the manifest)")
+                self.shards.append(ShardRef(str(shard), str(label), name, int(entry["count"]), start))
+                start += int(entry["count"])
+            if manifest["shards"]:
+                self._read_spec_attrs(self.shards[-1])
+        if self.landmark_names is None:
+            raise LoaderError(f"{roots[0]}: dataset has no finished shards")
+        self.starts = np.array([s.start for s in self.shards], np.int64)  # (S,) first position per shard
+        self.total = start  # number of samples
+
+    def _read_spec_attrs(self, ref: ShardRef) -> None:
+        try:
+            with h5py.File(ref.label_path, "r") as f:
+                g = f["labels"][ref.label_set]
+                names = json.loads(g.attrs["landmark_names"])
+                flip = np.asarray(g.attrs["flip"], np.int64)
+        except (OSError, KeyError) as exc:
+            raise LoaderError(f"{ref.label_path}: corrupt shard ({' '.join(str(exc).split())})") from None
+        if self.landmark_names is None:
+            self.landmark_names, self.flip_index = names, flip
+        elif names != self.landmark_names:
+            raise LoaderError(f"{ref.label_path}: label set {ref.label_set!r} has other landmarks than the "
+                              f"first dataset's ({len(names)} vs {len(self.landmark_names)} points)")
+
+    def locate(self, position: int) -> tuple[int, int]:
+        """``(shard number, row in the shard)`` of a sample position in ``0 .. total-1``."""
+        if not 0 <= position < self.total:
+            raise IndexError(f"sample {position} out of range (0..{self.total - 1})")
+        k = int(np.searchsorted(self.starts, position, side="right") - 1)
+        return k, position - self.shards[k].start
+
+
+class ShardReader:
+    """Per-process reader: lazily opened files and a label cache of ``cache_shards`` shards.
+
+    Not shared between processes: after a fork or an unpickle it starts empty.
+    """
+
+    def __init__(self, index: ShardIndex, contour: bool = True, cache_shards: int = 4, max_open: int = 32):
+        self.index, self.contour = index, contour
+        self.cache_shards, self.max_open = cache_shards, max_open
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._files: OrderedDict[str, h5py.File] = OrderedDict()
+        self._labels: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in ("_files", "_labels", "_pid")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._reset()
+
+    def _file(self, path: str) -> h5py.File:
+        if self._pid != os.getpid():  # forked: the parent's handles are not ours to use
+            self._reset()
+        f = self._files.get(path)
+        if f is None:
+            try:
+                f = h5py.File(path, "r")
+            except OSError as exc:
+                raise LoaderError(f"{path}: missing or corrupt shard ({' '.join(str(exc).split())})") from None
+            self._files[path] = f
+            while len(self._files) > self.max_open:
+                self._files.popitem(last=False)[1].close()
+        self._files.move_to_end(path)
+        return f
+
+    def labels(self, k: int) -> dict[str, np.ndarray]:
+        """Per-sample arrays of shard ``k``: landmarks (N, K, 2), visibility (N, K), pupils (N, 2, 2),
+        pose (N, 3), seed (N,), index (N,)."""
+        if self._pid == os.getpid() and k in self._labels:
+            self._labels.move_to_end(k)
+            return self._labels[k]
+        ref = self.index.shards[k]
+        try:
+            f, lf = self._file(ref.shard_path), self._file(ref.label_path)
+            g, s = lf["labels"][ref.label_set], f["samples"]
+            out = dict(landmarks=g["landmarks_2d_contour" if self.contour else "landmarks_2d"][()],
+                       visibility=g["visible"][()].astype(np.float32), pupils=g["pupils_2d"][()],
+                       pose=s["head_pose"][()].astype(np.float32), seed=s["seed"][()], index=s["index"][()])
+            n = int(f.attrs["count"])
+        except (OSError, KeyError) as exc:
+            raise LoaderError(f"{ref.shard_path}: corrupt shard ({' '.join(str(exc).split())})") from None
+        if n != ref.count or any(len(v) != n for v in out.values()):
+            raise LoaderError(f"{ref.shard_path}: corrupt shard ({n} samples, manifest says {ref.count})")
+        self._labels[k] = out
+        while len(self._labels) > self.cache_shards:
+            self._labels.popitem(last=False)
+        return out
+
+    def image(self, k: int, row: int) -> np.ndarray:
+        """``(H, W, 3) uint8`` image ``row`` of shard ``k``."""
+        path = self.index.shards[k].shard_path
+        try:
+            return self._file(path)["images"][row]
+        except (OSError, KeyError) as exc:
+            raise LoaderError(f"{path}: corrupt shard ({' '.join(str(exc).split())})") from None
+
+    def item(self, k: int, row: int) -> dict:
+        """The numpy item of one sample (see ``FaceShards``), image ``(H, W, 3) uint8``."""
+        lab = self.labels(k)
+        return dict(image=self.image(k, row), landmarks=lab["landmarks"][row].copy(),
+                    visibility=lab["visibility"][row].copy(), pupils=lab["pupils"][row].copy(),
+                    pose=lab["pose"][row].copy(),
+                    meta=dict(seed=int(lab["seed"][row]), index=int(lab["index"][row]),
+                              shard=self.index.shards[k].shard_path))
+
+
+def to_torch_item(item: dict) -> dict:
+    """Numpy item -> tensors: image ``(H, W, 3)`` uint8 (or float in [0, 1]) -> ``(3, H, W)`` float32 in
+    [0, 1]; landmarks, visibility, pupils, pose -> float32 tensors; meta and other keys unchanged."""
+    out = dict(item)
+    img = item["image"]
+    if not isinstance(img, torch.Tensor):
+        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
+        out["image"] = t.float().div_(255.0) if t.dtype == torch.uint8 else t.float()
+    for key in ("landmarks", "visibility", "pupils", "pose"):
+        if key in item and not isinstance(item[key], torch.Tensor):
+            out[key] = torch.from_numpy(np.asarray(item[key], np.float32))
+    return out
+
+
+def item_rng(seed: int, epoch: int, position: int) -> np.random.Generator:
+    """The augmentation generator of one item: a pure function of (seed, epoch, its dataset position)."""
+    return np.random.default_rng([seed, epoch, position])
+
+
+class FaceShards(Dataset):
+    """Map-style dataset over the shards of one or many dataset folders.
+
+    Item (after ``transform``): ``image`` (3, H, W) float32 in [0, 1]; ``landmarks`` (K, 2) float32
+    pixels, origin at the top-left pixel corner (the contour-marched positions when ``contour``);
+    ``visibility`` (K,) float32 1 = visible; ``pupils`` (2, 2) float32 left, right; ``pose`` (3,)
+    float32 yaw, pitch, roll degrees; ``meta`` dict(seed, index, shard).
+
+    ``transform(item, rng)`` gets the numpy item (image (H, W, 3) uint8) and a generator that is a
+    pure function of (``seed``, epoch, position in the dataset); call ``set_epoch`` for
+    new draws each epoch (a persistent worker keeps the epoch it started with).
+    """
+
+    def __init__(self, root, labels: str | None = None, transform=None, contour: bool = True, seed: int = 0,
+                 verify: bool = False, cache_shards: int = 4):
+        self.index = ShardIndex(root, labels, verify)
+        self.reader = ShardReader(self.index, contour, cache_shards)
+        self.transform, self.seed, self.epoch = transform, seed, 0
+
+    landmark_names = property(lambda self: self.index.landmark_names)  # K names of the label set
+    flip_index = property(lambda self: self.index.flip_index)  # (K,) int64 mirror landmark of each
+    num_landmarks = property(lambda self: len(self.index.landmark_names))  # K
+
+    @property
+    def flip_pairs(self) -> list[tuple[int, int]]:
+        """``(i, j)`` with i < j for each left/right pair of landmarks."""
+        return [(i, int(j)) for i, j in enumerate(self.flip_index) if i < j]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.index.total
+
+    def __getitem__(self, position: int) -> dict:
+        item = self.reader.item(*self.index.locate(int(position)))
+        if self.transform is not None:
+            item = self.transform(item, item_rng(self.seed, self.epoch, int(position)))
+        return to_torch_item(item)
