@@ -96,7 +96,7 @@ class RealFaces(Dataset):
         path = self.paths[i]
         try:
             with Image.open(path) as im:
-                image = np.asarray(im.convert("RGB"))
+                image = np.array(im.convert("RGB"))
         except OSError as exc:
             raise LoaderError(f"{path}: unreadable image ({exc})") from None
         lm = self.landmarks[i]

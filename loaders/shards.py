@@ -198,7 +198,8 @@ def to_torch_item(item: dict) -> dict:
     out = dict(item)
     img = item["image"]
     if not isinstance(img, torch.Tensor):
-        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
+        arr = img if img.flags.writeable and img.flags.c_contiguous else np.array(img)
+        t = torch.from_numpy(arr).permute(2, 0, 1)
         out["image"] = t.float().div_(255.0) if t.dtype == torch.uint8 else t.float()
     for key in ("landmarks", "visibility", "pupils", "pose"):
         if key in item and not isinstance(item[key], torch.Tensor):
