@@ -140,7 +140,7 @@ def _cmd_view(args) -> int:
 
     from facegen.generator.preview import contact_sheet
     m = _manifest(args.dir)
-    label_set = args.label_set or next(iter(m.get("label_sets", {})), None)
+    label_set = args.label_set or m["spec"]["name"]  # default: the render-time label set
     try:
         samples = list(iter_samples(args.dir, m, args.n, label_set))
     except ValueError as exc:
@@ -168,7 +168,7 @@ def _cmd_view(args) -> int:
 def _cmd_stats(args) -> int:
     from facegen.generator.stats import collect, draw
     m = _manifest(args.dir)
-    label_set = args.label_set or next(iter(m.get("label_sets", {})), None)
+    label_set = args.label_set or m["spec"]["name"]  # default: the render-time label set
     try:
         data = collect(args.dir, m, label_set)
     except ValueError as exc:
