@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_spec_parser(sub)
     from facegen.generator.dataset_commands import add_parser as add_dataset_parser
     add_dataset_parser(sub)
+    from facegen.trainer.commands import add_parser as add_trainer_parser
+    add_trainer_parser(sub)
     return parser
 
 

@@ -1,0 +1,72 @@
+"""Tiny train -> evaluate -> predict run on CPU: a raster shard dataset as the source, the 12
+real faces in /work/shared/real_faces (dlib pseudo-labels) as the target and test set."""
+
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from facegen.generator.cli import main
+
+REAL = Path(os.environ.get("FACEGEN_REAL_FACES", "/work/shared/real_faces"))
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    pytest.importorskip("pyrender")
+    pytest.importorskip("facegen.generator.backends.raster")
+    out = tmp_path_factory.mktemp("shards") / "ds"
+    assert main(["render", "--renderer", "raster", "--resolution", "64", "--num", "8", "--spec", "68",
+                 "--shard-size", "8", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _config(tmp_path, shards, mode, steps, out="run"):
+    cfg = dict(mode=mode, out_dir=str(tmp_path / out), steps=steps, batch_size=2, lr=1e-3, log_every=1,
+               checkpoint_every=2, device="cpu", amp=False,
+               model=dict(stacks=1, channels=16, depth=2, input_size=64),
+               data=dict(synthetic=str(shards), real=str(REAL), sigma=1.0), label_transfer=dict(channels=8))
+    path = tmp_path / f"{out}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="needs the real_faces folder")
+def test_train_daln_resume_evaluate_predict(tmp_path, shards, capsys):
+    cfg = _config(tmp_path, shards, "daln", 2)
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 0
+    cfg = _config(tmp_path, shards, "daln", 3)  # resume from step 2
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 0
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    ckpt = tmp_path / "run" / "last.pt"
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(REAL), "--synthetic", str(shards)]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic test" in out and "(a) nearest" in out and "(b) mlp" in out and "far too few" in out
+    table = [ln for ln in out.splitlines() if ln.startswith("run/last.pt")]
+    assert len(table) == 4
+    numbers = [float(x) for ln in table for x in re.findall(r"\d+\.\d+", ln)]
+    assert len(numbers) == 4 + 2 and all(math.isfinite(x) for x in numbers)
+
+    image = sorted(REAL.glob("*.jpg"))[0]
+    assert main(["predict", "--checkpoint", str(ckpt), str(image), "--out", str(tmp_path / "pred"), "--ibug"]) == 0
+    pts = (tmp_path / "pred" / f"{image.stem}.pts").read_text()
+    assert "n_points:  68" in pts and (tmp_path / "pred" / f"{image.stem}.png").exists()
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="needs the real_faces folder")
+@pytest.mark.parametrize("mode", ["synthetic+real", "real"])
+def test_other_modes_train_and_evaluate(tmp_path, shards, capsys, mode):
+    cfg = _config(tmp_path, shards, mode, 1)
+    assert main(["train", "--config", str(cfg), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--data", str(REAL)]) == 0
+    out = capsys.readouterr().out
+    assert ("label transfer" in out) == (mode == "synthetic+real")
+    values = [float(x) for x in re.findall(r"\| (\d+\.\d+)", out)]
+    assert values and np.isfinite(values).all()

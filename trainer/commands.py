@@ -1,0 +1,92 @@
+"""CLI subcommands ``train``, ``evaluate``, ``predict``. Importing this module does not import
+torch: each command imports the trainer inside its function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from facegen.generator.errors import UserError
+
+
+def _cmd_train(args) -> int:
+    from facegen.trainer.config import ConfigError, load_train_config
+
+    try:
+        cfg = load_train_config(args.config)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    from facegen.trainer.train import train
+
+    index, source = None, None
+    if cfg.mode != "real":
+        from facegen.trainer.ibug_map import ibug_indices, spec_source
+
+        source = spec_source(cfg.data.synthetic, cfg.data.labels)
+        if source is None:
+            raise UserError(f"{args.config}: data.labels: label set {cfg.data.labels!r} not found in "
+                            f"{cfg.data.synthetic}/manifest.json")
+        index = ibug_indices(source)
+    try:
+        path = train(cfg, ibug_index=index, spec_source=source, quiet=args.quiet)
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    print(f"wrote {path}")
+    return 0
+
+
+def _check_checkpoint(path: str) -> None:
+    if not Path(path).is_file():
+        raise UserError(f"--checkpoint {path}: no such file")
+
+
+def _cmd_evaluate(args) -> int:
+    _check_checkpoint(args.checkpoint)
+    for flag, folder in (("--data", args.data), ("--synthetic", args.synthetic), ("--fit-data", args.fit_data)):
+        if folder and not Path(folder).is_dir():
+            raise UserError(f"{flag} {folder}: folder does not exist")
+    from facegen.trainer.evaluate import evaluate, format_table
+
+    try:
+        header, rows, notes = evaluate(args.checkpoint, args.data, args.synthetic, args.fit_data, args.seed)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        raise UserError(str(exc)) from None
+    print("NME x 100 (IPD: inter-pupil, IOD: inter-ocular, outer corners)")
+    print(format_table(header, rows))
+    for n in notes:
+        print(f"note: {n}")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    _check_checkpoint(args.checkpoint)
+    missing = [p for p in args.images if not Path(p).is_file()]
+    if missing:
+        raise UserError(f"IMAGE {missing[0]}: no such file")
+    from facegen.trainer.predict import predict_images
+
+    written = predict_images(args.checkpoint, args.images, args.out, ibug=args.ibug)
+    print(f"wrote {len(written)} images and .pts files to {args.out}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Register ``train``, ``evaluate`` and ``predict`` on the CLI's subparsers."""
+    p = sub.add_parser("train", help="train the stacked hourglass (synthetic, +real label transfer, DALN, real-only)")
+    p.add_argument("--config", required=True, help="train.yaml (see trainer/train_small.yaml)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="NME table on a real 300-W style folder (protocols a and b)")
+    p.add_argument("--checkpoint", required=True, help="checkpoint written by facegen train (last.pt)")
+    p.add_argument("--data", required=True, help="folder of images + 68-point .pts (subfolders = subsets)")
+    p.add_argument("--synthetic", default=None, help="synthetic test shard folder (the 'synthetic test' column)")
+    p.add_argument("--fit-data", default=None, help="labelled folder to fit protocol (b)'s MLP (default: half of --data)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fit split and the MLP (default 0)")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="draw predicted landmarks on images and save them as .pts")
+    p.add_argument("--checkpoint", required=True, help="checkpoint written by facegen train")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="face images (crops)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--ibug", action="store_true", help="save the 68 iBUG points (protocol a) instead of all K")
+    p.set_defaults(func=_cmd_predict)

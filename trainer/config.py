@@ -1,0 +1,169 @@
+"""``train.yaml``: frozen dataclasses (one comment per field), read with ``yaml.safe_load``.
+
+A bad file raises ``ConfigError`` whose message is one line naming the file and the key; the CLI
+prints it and exits 2. Relative paths in the file are relative to the file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+MODES = ("synthetic", "synthetic+real", "daln", "real")
+
+
+class ConfigError(ValueError):
+    """Bad train.yaml: the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    stacks: int = 2  # stacked hourglasses (FAN: 4)
+    channels: int = 128  # channels inside the hourglasses (FAN: 256)
+    depth: int = 4  # hourglass levels; input_size must be divisible by 4 * 2**depth
+    input_size: int = 256  # square input crop side in pixels; heatmaps are input_size / 4
+
+
+@dataclass(frozen=True)
+class DataSection:
+    synthetic: str | None = None  # facegen shard folder (source domain); needed by every mode but "real"
+    labels: str | None = None  # label set of the shards (default: the dataset's render-time one)
+    real: str | None = None  # real face folder (*.jpg + 300-W .pts); labelled for synthetic+real / real, images only used by daln
+    sigma: float = 1.5  # Gaussian heatmap sigma in heatmap pixels
+    crop_margin: float = 1.25  # square crop side = margin * longer side of the landmark bounding box
+    augment: bool = True  # training: crop jitter, affine, flip (spec flip pairs), photometric
+
+
+@dataclass(frozen=True)
+class DalnSection:
+    weight: float = 1.0  # weight of the DALN transfer loss (-NWD) next to the heatmap loss
+    lo: float = 0.0  # GRL coefficient at step 0
+    hi: float = 1.0  # GRL coefficient it warms up to
+    alpha: float = 10.0  # steepness of the warm-start schedule
+    temperature: float = 0.1  # spatial softmax temperature T: P = softmax(heatmap / T) over pixels
+
+
+@dataclass(frozen=True)
+class LabelTransferSection:
+    channels: int = 32  # U-Net width (c, 2c, 4c)
+    weight: float = 1.0  # weight of the real 68-point heatmap loss through the U-Net
+    warmup_steps: int = 0  # first steps: the U-Net learns on detached dense heatmaps, the model gets no real gradient
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    mode: str = "synthetic"  # synthetic | synthetic+real (label transfer) | daln (unsupervised DA) | real (baseline)
+    out_dir: str = "runs/train"  # checkpoints (last.pt), log.csv and TensorBoard events
+    seed: int = 0  # seeds the model init, the data order and the splits
+    steps: int = 1000  # optimisation steps
+    batch_size: int = 16  # images per domain per step (per process under DDP)
+    lr: float = 2.5e-4  # Adam learning rate (FAN: 2.5e-4)
+    weight_decay: float = 0.0  # Adam weight decay
+    log_every: int = 10  # steps between CSV / TensorBoard rows
+    checkpoint_every: int = 500  # steps between checkpoints (and one at the end)
+    resume: bool = True  # continue from out_dir/last.pt when it exists
+    device: str = "auto"  # auto (cuda when available) | cpu | cuda
+    amp: bool = True  # mixed precision (CUDA only)
+    num_workers: int = 0  # DataLoader worker processes
+    model: ModelSection = field(default_factory=ModelSection)  # the hourglass
+    data: DataSection = field(default_factory=DataSection)  # datasets
+    daln: DalnSection = field(default_factory=DalnSection)  # domain adaptation (mode daln)
+    label_transfer: LabelTransferSection = field(default_factory=LabelTransferSection)  # mode synthetic+real
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, data, file: str, prefix: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: {prefix or 'top level'}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        where = f"{prefix}{key}"
+        if key not in fields:
+            raise ConfigError(f"{file}: {where}: unknown key (known: {', '.join(fields)})")
+        default = fields[key].default if fields[key].default is not dataclasses.MISSING else fields[key].default_factory()
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _build(type(default), value, file, where + ".")
+            continue
+        ftype = str(fields[key].type)
+        if value is None and "None" in ftype:
+            kwargs[key] = None
+        elif ftype.startswith("bool"):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{file}: {where}: expected true or false, got {value!r}")
+            kwargs[key] = value
+        elif ftype.startswith("int"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{file}: {where}: expected an integer, got {value!r}")
+            kwargs[key] = value
+        elif ftype.startswith("float"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{file}: {where}: expected a number, got {value!r}")
+            kwargs[key] = float(value)
+        else:
+            if not isinstance(value, str):
+                raise ConfigError(f"{file}: {where}: expected a string, got {value!r}")
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _check(cfg: TrainConfig, file: str) -> None:
+    def bad(key, msg):
+        raise ConfigError(f"{file}: {key}: {msg}")
+
+    if cfg.mode not in MODES:
+        bad("mode", f"unknown mode {cfg.mode!r} (one of {', '.join(MODES)})")
+    for key in ("steps", "batch_size", "log_every", "checkpoint_every"):
+        if getattr(cfg, key) < 1:
+            bad(key, f"must be >= 1 (got {getattr(cfg, key)})")
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        bad("device", f"expected auto, cpu or cuda (got {cfg.device!r})")
+    m = cfg.model
+    if m.stacks < 1 or m.channels < 2 or m.depth < 1:
+        bad("model", "stacks >= 1, channels >= 2 and depth >= 1 required")
+    if m.input_size % (4 * 2 ** m.depth):
+        bad("model.input_size", f"{m.input_size} is not divisible by 4 * 2**depth = {4 * 2 ** m.depth}")
+    if cfg.mode != "real" and not cfg.data.synthetic:
+        bad("data.synthetic", f"mode {cfg.mode} needs a synthetic shard folder")
+    if cfg.mode != "synthetic" and not cfg.data.real:
+        bad("data.real", f"mode {cfg.mode} needs a real face folder")
+    for key in ("synthetic", "real"):
+        path = getattr(cfg.data, key)
+        if path and not Path(path).is_dir():
+            bad(f"data.{key}", f"folder {path} does not exist")
+    if cfg.lr <= 0 or cfg.data.sigma <= 0 or cfg.daln.temperature <= 0:
+        bad("lr / data.sigma / daln.temperature", "must be > 0")
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read and check ``train.yaml``; relative data and output paths are resolved against its folder."""
+    path = Path(path)
+    file = str(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "YAML"
+        raise ConfigError(f"{file}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    cfg = _build(TrainConfig, data or {}, file, "")
+    base = path.resolve().parent
+
+    def rel(p):
+        return None if p is None else str((base / p) if not Path(p).is_absolute() else Path(p))
+
+    cfg = dataclasses.replace(cfg, out_dir=rel(cfg.out_dir),
+                              data=dataclasses.replace(cfg.data, synthetic=rel(cfg.data.synthetic), real=rel(cfg.data.real)))
+    _check(cfg, file)
+    return cfg
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    """Rebuild a config stored in a checkpoint."""
+    return _build(TrainConfig, data, "checkpoint", "")

@@ -1,0 +1,238 @@
+"""Training loop: four modes, checkpoints with resume, CSV (and TensorBoard) logs, progress bar.
+
+Modes (``TrainConfig.mode``):
+- ``synthetic``: heatmap regression on the synthetic shards only.
+- ``synthetic+real``: plus a label-transfer U-Net (K dense -> 68 heatmaps) trained on labelled real
+  images; its loss also fine-tunes the hourglass (after ``label_transfer.warmup_steps``).
+- ``daln``: plus DALN on unlabelled real images (``daln.daln_loss`` on the last stack's features).
+- ``real``: supervised real-only baseline, 68 heatmaps from the real labels.
+
+CUDA with mixed precision when available; DDP when launched by ``torchrun`` (WORLD_SIZE > 1).
+Checkpoints hold state dicts and plain metadata only (read back with ``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from .config import TrainConfig
+from .daln import daln_loss, grl_coefficient
+from .data import WithHeatmaps, make_codec, open_real, open_synthetic
+from .hourglass import HourglassConfig, StackedHourglass
+from .label_transfer import IBUG_POINTS, LabelTransferUNet
+
+LOG_FIELDS = ("step", "loss", "source_loss", "real_loss", "nwd", "grl_coeff", "lr", "seconds")
+
+
+def heatmap_loss(outputs: list[torch.Tensor], target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Sum over stacks of the per-landmark mean squared error, averaged over the landmarks with
+    ``weight`` > 0 (``(B, K)``; visibility masks hidden and unlabelled points)."""
+    w = weight.float()
+    total = 0.0
+    for out in outputs:
+        per = ((out.float() - target) ** 2).mean((2, 3))  # (B, K)
+        total = total + (per * w).sum() / w.sum().clamp_min(1.0)
+    return total
+
+
+def _infinite(dataset, batch_size: int, seed: int, workers: int, distributed: bool):
+    """Endless batches: a fresh seeded shuffle per epoch (DistributedSampler under DDP)."""
+    epoch = 0
+    while True:
+        if distributed:
+            from torch.utils.data.distributed import DistributedSampler
+
+            sampler = DistributedSampler(dataset, shuffle=True, seed=seed)
+            sampler.set_epoch(epoch)
+            loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers)
+        else:
+            gen = torch.Generator().manual_seed(seed * 100003 + epoch)
+            loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=gen, num_workers=workers,
+                                drop_last=len(dataset) > batch_size)
+        dataset.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Atomic write: a crash never leaves a half-written ``last.pt``."""
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def build_model(meta: dict) -> tuple[StackedHourglass, LabelTransferUNet | None]:
+    """The networks described by a checkpoint's ``meta``."""
+    model = StackedHourglass(HourglassConfig(**meta["hourglass"]))
+    lt = None
+    if meta.get("label_transfer_channels"):
+        lt = LabelTransferUNet(meta["num_landmarks"], IBUG_POINTS, meta["label_transfer_channels"])
+    return model, lt
+
+
+def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
+    if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: str | None = None,
+          quiet: bool = False) -> Path:
+    """Run (or resume) training; returns the path of the last checkpoint."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    distributed = world > 1
+    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    device = _device(cfg, local_rank)
+    if distributed:
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    size = cfg.model.input_size
+    codec = make_codec(size, cfg.data.sigma)
+
+    source = target = None
+    if cfg.mode != "real":
+        synth = open_synthetic(cfg.data.synthetic, cfg.data.labels, size, cfg.data.crop_margin, cfg.data.augment, cfg.seed)
+        names = list(synth.landmark_names)
+        source = _infinite(WithHeatmaps(synth, codec), cfg.batch_size, cfg.seed, cfg.num_workers, distributed)
+    if cfg.mode != "synthetic":
+        real = open_real(cfg.data.real, size, cfg.data.crop_margin, cfg.data.augment, cfg.seed)
+        target = _infinite(WithHeatmaps(real, codec), cfg.batch_size, cfg.seed + 1, cfg.num_workers, distributed)
+    if cfg.mode == "real":
+        names, ibug_index = [f"ibug{i}" for i in range(IBUG_POINTS)], list(range(IBUG_POINTS))
+
+    hg = HourglassConfig(num_landmarks=len(names), stacks=cfg.model.stacks, channels=cfg.model.channels,
+                         depth=cfg.model.depth, input_size=size)
+    meta = dict(hourglass=dataclasses.asdict(hg), num_landmarks=len(names), landmark_names=names,
+                input_size=size, heatmap_size=size // 4, sigma=cfg.data.sigma, crop_margin=cfg.data.crop_margin,
+                mode=cfg.mode, ibug_index=list(ibug_index) if ibug_index is not None else [],
+                spec_source=spec_source or "", labels=cfg.data.labels or "",
+                label_transfer_channels=cfg.label_transfer.channels if cfg.mode == "synthetic+real" else 0)
+    model, lt = build_model(meta)
+    model.to(device)
+    params = list(model.parameters())
+    if lt is not None:
+        lt.to(device)
+        params += list(lt.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    ckpt_path, step = out / "last.pt", 0
+    if cfg.resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, map_location=device)
+        if state["meta"]["num_landmarks"] != meta["num_landmarks"] or state["meta"]["mode"] != cfg.mode:
+            raise ValueError(f"{ckpt_path}: checkpoint of another run (mode/landmarks differ); use another out_dir")
+        model.load_state_dict(state["model"])
+        if lt is not None:
+            lt.load_state_dict(state["label_transfer"])
+        opt.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        step = int(state["step"])
+    net = model
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
+
+    main_proc = rank == 0
+    log_file = writer = tb = None
+    if main_proc:
+        new = not (out / "log.csv").exists() or step == 0
+        log_file = open(out / "log.csv", "w" if new else "a", newline="")
+        writer = csv.DictWriter(log_file, LOG_FIELDS)
+        if new:
+            writer.writeheader()
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            tb = SummaryWriter(str(out / "tensorboard"))
+        except ImportError:  # tensorboard is optional
+            tb = None
+
+    def checkpoint():
+        if main_proc:
+            save_checkpoint(ckpt_path, dict(model=model.state_dict(), label_transfer=lt.state_dict() if lt else {},
+                                            optimizer=opt.state_dict(), scaler=scaler.state_dict(), step=step,
+                                            config=cfg.to_dict(), meta=meta))
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.steps, initial=step, disable=quiet or not main_proc, desc=f"train {cfg.mode}", unit="step")
+    t0 = time.time()
+    model.train()
+    if lt is not None:
+        lt.train()
+    while step < cfg.steps:
+        stats = dict(source_loss=0.0, real_loss=0.0, nwd=0.0, grl_coeff=0.0)
+        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+            loss = torch.zeros((), device=device)
+            if source is not None:
+                s = next(source)
+                outs, feat_s = net(s["image"].to(device), return_features=True)
+                src = heatmap_loss(outs, s["heatmaps"].to(device), s["visibility"].to(device))
+                loss = loss + src
+                stats["source_loss"] = float(src.detach())
+            if target is not None:
+                t = next(target)
+                if cfg.mode == "daln":
+                    _, feat_t = net(t["image"].to(device), return_features=True)
+                    c = grl_coefficient(step, cfg.steps, cfg.daln.lo, cfg.daln.hi, cfg.daln.alpha)
+                    transfer, nwd = daln_loss(model.task_head, feat_s, feat_t, c, cfg.daln.temperature)
+                    loss = loss + cfg.daln.weight * transfer
+                    stats.update(nwd=float(nwd), grl_coeff=c)
+                else:
+                    outs_t = net(t["image"].to(device))
+                    hm, vis = t["heatmaps"].to(device), t["visibility"].to(device)
+                    if cfg.mode == "real":
+                        real_loss = heatmap_loss(outs_t, hm, vis)
+                    else:  # synthetic+real: dense heatmaps -> U-Net -> 68 heatmaps vs the real labels
+                        dense = outs_t[-1] if step >= cfg.label_transfer.warmup_steps else outs_t[-1].detach()
+                        real_loss = cfg.label_transfer.weight * heatmap_loss([lt(dense)], hm, vis)
+                    loss = loss + real_loss
+                    stats["real_loss"] = float(real_loss.detach())
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss.detach()):.4g}")
+        if main_proc and (step % cfg.log_every == 0 or step == cfg.steps):
+            row = dict(step=step, loss=float(loss.detach()), lr=opt.param_groups[0]["lr"], seconds=round(time.time() - t0, 2),
+                       **stats)
+            writer.writerow(row)
+            log_file.flush()
+            if tb is not None:
+                for k, v in row.items():
+                    if k != "step":
+                        tb.add_scalar(k, v, step)
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            checkpoint()
+    bar.close()
+    if main_proc:
+        log_file.close()
+        if tb is not None:
+            tb.close()
+    if step == 0 or not ckpt_path.exists():
+        checkpoint()
+    if distributed:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return ckpt_path
