@@ -1,0 +1,24 @@
+"""Protocol (a) index maps and 300-W subset grouping."""
+
+import numpy as np
+
+from facegen.trainer.evaluate import split_fit, subset_masks
+from facegen.trainer.ibug_map import ibug_indices
+
+
+def test_ibug_map_68_is_identity_and_dense_is_nearest():
+    assert ibug_indices("68") == list(range(68))
+    idx = ibug_indices("243")
+    assert len(idx) == 68 and all(0 <= i < 243 for i in idx)
+    assert len(set(idx)) > 55  # distinct dense points for (nearly) every iBUG point
+
+
+def test_300w_subsets(tmp_path):
+    paths = [str(tmp_path / s / f"{i}.jpg") for s in ("lfpw", "helen", "ibug", "afw") for i in range(3)]
+    masks = subset_masks(np.array(paths), str(tmp_path))
+    assert list(masks) == ["common", "challenging", "full", "afw"]
+    assert masks["common"].sum() == 6 and masks["challenging"].sum() == 3 and masks["full"].sum() == 9
+    fit = split_fit(len(paths), masks, seed=0)
+    assert 0 < fit.sum() < len(paths) and all((m & ~fit).any() for m in masks.values())
+    flat = subset_masks(np.array([str(tmp_path / "a.jpg")]), str(tmp_path))
+    assert list(flat) == [tmp_path.name]
