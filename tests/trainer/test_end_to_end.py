@@ -4,6 +4,7 @@ real faces in /work/shared/real_faces (dlib pseudo-labels) as the target and tes
 import math
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,21 +26,33 @@ def shards(tmp_path_factory):
     return out
 
 
-def _config(tmp_path, shards, mode, steps, out="run"):
+@pytest.fixture(scope="module")
+def small_real(tmp_path_factory):
+    """4 of the small real crops: a cheap training target (decoding the 600 px ones is slow)."""
+    if not REAL.is_dir():
+        pytest.skip("needs the real_faces folder")
+    out = tmp_path_factory.mktemp("real")
+    for i in range(4):
+        for ext in (".jpg", ".pts"):
+            shutil.copy(REAL / f"group_t1_{i}{ext}", out)
+    return out
+
+
+def _config(tmp_path, shards, mode, steps, real, out="run"):
     cfg = dict(mode=mode, out_dir=str(tmp_path / out), steps=steps, batch_size=2, lr=1e-3, log_every=1,
                checkpoint_every=2, device="cpu", amp=False,
                model=dict(stacks=1, channels=16, depth=2, input_size=64),
-               data=dict(synthetic=str(shards), real=str(REAL), sigma=1.0), label_transfer=dict(channels=8))
+               data=dict(synthetic=str(shards), real=str(real), sigma=1.0), label_transfer=dict(channels=8))
     path = tmp_path / f"{out}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="needs the real_faces folder")
-def test_train_daln_resume_evaluate_predict(tmp_path, shards, capsys):
-    cfg = _config(tmp_path, shards, "daln", 2)
+def test_train_daln_resume_evaluate_predict(tmp_path, shards, small_real, capsys):
+    cfg = _config(tmp_path, shards, "daln", 2, small_real)
     assert main(["train", "--config", str(cfg), "--quiet"]) == 0
-    cfg = _config(tmp_path, shards, "daln", 3)  # resume from step 2
+    cfg = _config(tmp_path, shards, "daln", 3, small_real)  # resume from step 2
     assert main(["train", "--config", str(cfg), "--quiet"]) == 0
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert rows[0].startswith("step,") and [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
@@ -61,11 +74,11 @@ def test_train_daln_resume_evaluate_predict(tmp_path, shards, capsys):
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="needs the real_faces folder")
 @pytest.mark.parametrize("mode", ["synthetic+real", "real"])
-def test_other_modes_train_and_evaluate(tmp_path, shards, capsys, mode):
-    cfg = _config(tmp_path, shards, mode, 1)
+def test_other_modes_train_and_evaluate(tmp_path, shards, small_real, capsys, mode):
+    cfg = _config(tmp_path, shards, mode, 1, small_real)
     assert main(["train", "--config", str(cfg), "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["evaluate", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--data", str(REAL)]) == 0
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--data", str(small_real)]) == 0
     out = capsys.readouterr().out
     assert ("label transfer" in out) == (mode == "synthetic+real")
     values = [float(x) for x in re.findall(r"\| (\d+\.\d+)", out)]
