@@ -24,7 +24,9 @@ eye spheres differ from the mesh eyeballs, by well under a millimetre.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -45,6 +47,25 @@ SKIN_MFP_MM = (3.67, 1.37, 0.68)
 IRIS_HALF_ANGLE_DEG = 33.0  # iris radius ~6 mm on a 12 mm eyeball
 EYE_RADIUS_SCALE = 0.92
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@contextlib.contextmanager
+def _blender_quiet():
+    """Silence Blender's own console lines ("Saved: ...", device probing warnings), which it
+    writes to the process's file descriptors, not through Python."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
 
 
 def _node(tree, kind, **inputs):
@@ -70,14 +91,16 @@ class Renderer:
                  device: str = "auto", threads: int = 0):
         self.model = model = model or HeadModel.load()
         self.settings = {"samples": samples, "denoise": denoise, "device": device, "threads": threads}
-        bpy.ops.wm.read_factory_settings(use_empty=True)
+        with _blender_quiet():
+            bpy.ops.wm.read_factory_settings(use_empty=True)
         self.scene = sc = bpy.context.scene
         sc.render.engine = "CYCLES"
         sc.cycles.samples = samples
         sc.cycles.use_adaptive_sampling = False
         sc.cycles.use_denoising = denoise
         sc.cycles.denoiser = "OPENIMAGEDENOISE"
-        sc.cycles.device = self._choose_device(device)
+        with _blender_quiet():
+            sc.cycles.device = self._choose_device(device)
         sc.render.threads_mode = "FIXED" if threads else "AUTO"
         sc.render.threads = max(threads, 1)
         sc.render.resolution_percentage = 100
@@ -385,7 +408,8 @@ class Renderer:
         self._update_lights(scene, centre)
         self._update_background(scene)
         self._update_camera(camera)
-        bpy.ops.render.render(write_still=True)
+        with _blender_quiet():
+            bpy.ops.render.render(write_still=True)
         with Image.open(self.scene.render.filepath) as im:
             rgb = np.asarray(im.convert("RGB")).copy()
         seg = zmap = None
