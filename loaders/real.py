@@ -15,7 +15,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from facegen.loaders.errors import LoaderError
-from facegen.loaders.shards import item_rng, to_torch_item
+from facegen.loaders.shards import check_image_dtype, item_rng, to_torch_item
 
 PTS_POINTS = 68  # the 300-W .pts format holds the iBUG 68 markup by definition
 PTS_OFFSET = -0.5  # added to 1-based .pts coordinates to get ours (see the module docstring)
@@ -61,7 +61,9 @@ class RealFaces(Dataset):
     ``meta`` dict(path, index). ``.pts`` files are parsed up front, so a bad one fails at construction.
     """
 
-    def __init__(self, root, transform=None, labelled: bool | None = None, seed: int = 0):
+    def __init__(self, root, transform=None, labelled: bool | None = None, seed: int = 0,
+                 image_dtype: str = "float32"):
+        self.image_dtype = check_image_dtype(image_dtype)
         roots = [root] if isinstance(root, (str, Path)) else list(root)
         self.paths: list[Path] = []
         for r in roots:
@@ -111,4 +113,4 @@ class RealFaces(Dataset):
         item = self.raw_item(int(i))
         if self.transform is not None:
             item = self.transform(item, item_rng(self.seed, self.epoch, int(i)))
-        return to_torch_item(item)
+        return to_torch_item(item, self.image_dtype)

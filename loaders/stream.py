@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from facegen.loaders.shards import ShardIndex, ShardReader, item_rng, to_torch_item
+from facegen.loaders.shards import ShardIndex, ShardReader, check_image_dtype, item_rng, to_torch_item
 
 
 def slice_bounds(total: int, parts: int, part: int) -> tuple[int, int]:
@@ -37,7 +37,8 @@ class FaceShardStream(IterableDataset):
 
     def __init__(self, root, labels: str | None = None, transform=None, contour: bool = True, seed: int = 0,
                  shuffle_buffer: int = 256, shuffle_shards: bool = True, rank: int | None = None,
-                 world_size: int | None = None, cache_shards: int = 2):
+                 world_size: int | None = None, cache_shards: int = 2, image_dtype: str = "float32"):
+        self.image_dtype = check_image_dtype(image_dtype)
         self.index = ShardIndex(root, labels)
         self.reader = ShardReader(self.index, contour, cache_shards)
         self.transform, self.seed = transform, seed
@@ -104,4 +105,4 @@ class FaceShardStream(IterableDataset):
         position = item.pop("position")
         if self.transform is not None:
             item = self.transform(item, item_rng(self.seed, epoch, position))
-        return to_torch_item(item)
+        return to_torch_item(item, self.image_dtype)

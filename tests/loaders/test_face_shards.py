@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from facegen.loaders import IBUG68_FLIP, FaceShards, LoaderError
+from facegen.loaders import IBUG68_FLIP, FaceShards, LoaderError, collate_faces
 
 
 def raw(folder, label_set):
@@ -36,7 +36,7 @@ def test_items_match_the_shards(ds68):
         it = ds[i]
         image, contour, xray, visible, pupils, pose = ref[it["meta"]["index"]]
         assert it["image"].dtype == torch.float32 and it["image"].shape == (3, *image.shape[:2])
-        assert torch.equal(it["image"], torch.from_numpy(image).permute(2, 0, 1).float() / 255)
+        assert torch.allclose(it["image"], torch.from_numpy(image).permute(2, 0, 1).float() / 255, atol=1e-7)
         assert np.array_equal(it["landmarks"].numpy(), contour)
         assert np.array_equal(it["visibility"].numpy(), visible.astype(np.float32))
         assert np.array_equal(it["pupils"].numpy(), pupils)
@@ -111,3 +111,17 @@ def test_manifest_json_untouched_by_reading(ds68):
     before = json.loads((ds68 / "manifest.json").read_text())
     FaceShards(ds68)[0]
     assert json.loads((ds68 / "manifest.json").read_text()) == before
+
+
+def test_uint8_images_and_channels_last_collate(ds68):
+    ds, d8 = FaceShards(ds68), FaceShards(ds68, image_dtype="uint8")
+    ref = raw(ds68, "ibug68")
+    assert torch.equal(d8[2]["image"], torch.from_numpy(ref[2][0]).permute(2, 0, 1))
+    items = [ds[i] for i in range(4)]
+    batch, plain = collate_faces(items), torch.utils.data.default_collate(items)
+    assert batch["image"].shape == (4, 3, *ref[0][0].shape[:2])
+    assert batch["image"].is_contiguous(memory_format=torch.channels_last)
+    assert batch.keys() == plain.keys() and torch.equal(batch["image"], plain["image"])
+    assert torch.equal(batch["landmarks"], plain["landmarks"]) and batch["meta"]["index"].tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="image_dtype 'float16'"):
+        FaceShards(ds68, image_dtype="float16")
