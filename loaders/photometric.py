@@ -60,12 +60,15 @@ class Photometric:
         rng = derive_rng(rng, item, self.seed)
         src = as_numpy_image(item["image"])
         img = _to_float(src)
-        mean = img.mean()
-        img = (img - mean) * rng.uniform(1 - self.contrast, 1 + self.contrast) + mean
-        img = img + rng.uniform(-self.brightness, self.brightness)
-        grey = img.mean(axis=2, keepdims=True)
-        img = (img - grey) * rng.uniform(1 - self.saturation, 1 + self.saturation) + grey
-        img = img * rng.uniform(1 - self.gain, 1 + self.gain, 3).astype(np.float32)
+        c = rng.uniform(1 - self.contrast, 1 + self.contrast)
+        offset = rng.uniform(-self.brightness, self.brightness) + (1 - c) * float(img.mean())
+        s = rng.uniform(1 - self.saturation, 1 + self.saturation)
+        gain = rng.uniform(1 - self.gain, 1 + self.gain, 3)
+        # contrast about the mean, brightness, saturation about the grey value, per-channel gain: one
+        # colour matrix and offset (saturation leaves grey offsets unchanged)
+        sat = s * np.eye(3) + (1 - s) / 3 * np.ones((3, 3))
+        matrix = (gain[:, None] * sat * c).astype(np.float32)
+        img = (img.reshape(-1, 3) @ matrix.T + (gain * offset).astype(np.float32)).reshape(img.shape)
         draws = rng.random(3)
         blur, noise = rng.uniform(*self.blur_sigma), rng.uniform(*self.noise_sigma)
         quality = int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1))
@@ -73,7 +76,7 @@ class Photometric:
             pil = Image.fromarray(_like(img, np.uint8)).filter(ImageFilter.GaussianBlur(blur))
             img = _to_float(np.asarray(pil))
         if draws[1] < self.noise_p:
-            img = img + rng.normal(0.0, noise, img.shape).astype(np.float32)
+            img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(noise)
         if draws[2] < self.jpeg_p:
             buf = io.BytesIO()
             Image.fromarray(_like(img, np.uint8)).save(buf, format="JPEG", quality=quality)

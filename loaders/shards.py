@@ -114,14 +114,15 @@ class ShardIndex:
 
 
 class ShardReader:
-    """Per-process reader: lazily opened files and a label cache of ``cache_shards`` shards.
+    """Per-process reader: lazily opened files and a least-recently-used cache of whole shards' labels
+    holding at most ``cache_mb`` megabytes (a miss reads one shard's label arrays: a few ms).
 
     Not shared between processes: after a fork or an unpickle it starts empty.
     """
 
-    def __init__(self, index: ShardIndex, contour: bool = True, cache_shards: int = 4, max_open: int = 32):
+    def __init__(self, index: ShardIndex, contour: bool = True, cache_mb: float = 512.0, max_open: int = 64):
         self.index, self.contour = index, contour
-        self.cache_shards, self.max_open = cache_shards, max_open
+        self.cache_bytes, self.max_open = int(cache_mb * 2 ** 20), max_open
         self._reset()
 
     def _reset(self) -> None:
@@ -170,9 +171,12 @@ class ShardReader:
         if n != ref.count or any(len(v) != n for v in out.values()):
             raise LoaderError(f"{ref.shard_path}: corrupt shard ({n} samples, manifest says {ref.count})")
         self._labels[k] = out
-        while len(self._labels) > self.cache_shards:
+        while len(self._labels) > 1 and self._cached_bytes() > self.cache_bytes:
             self._labels.popitem(last=False)
         return out
+
+    def _cached_bytes(self) -> int:
+        return sum(a.nbytes for v in self._labels.values() for a in v.values())
 
     def image(self, k: int, row: int) -> np.ndarray:
         """``(H, W, 3) uint8`` image ``row`` of shard ``k``."""
@@ -241,14 +245,15 @@ class FaceShards(Dataset):
     pure function of (``seed``, epoch, position in the dataset); call ``set_epoch`` for
     new draws each epoch (a persistent worker keeps the epoch it started with). ``verify``: check
     every shard's sha256 against the manifest up front. ``image_dtype="uint8"``: image (3, H, W)
-    uint8 instead (faster; see ``to_torch_item``).
+    uint8 instead (faster; see ``to_torch_item``). ``cache_mb``: label cache per process; random
+    access over more shards than it holds reads a shard's labels per miss (use ``FaceShardStream``).
     """
 
     def __init__(self, root, labels: str | None = None, transform=None, contour: bool = True, seed: int = 0,
-                 verify: bool = False, cache_shards: int = 4, image_dtype: str = "float32"):
+                 verify: bool = False, cache_mb: float = 512.0, image_dtype: str = "float32"):
         self.image_dtype = check_image_dtype(image_dtype)
         self.index = ShardIndex(root, labels, verify)
-        self.reader = ShardReader(self.index, contour, cache_shards)
+        self.reader = ShardReader(self.index, contour, cache_mb)
         self.transform, self.seed, self.epoch = transform, seed, 0
 
     landmark_names = property(lambda self: self.index.landmark_names)  # K names of the label set

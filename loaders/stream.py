@@ -37,10 +37,10 @@ class FaceShardStream(IterableDataset):
 
     def __init__(self, root, labels: str | None = None, transform=None, contour: bool = True, seed: int = 0,
                  shuffle_buffer: int = 256, shuffle_shards: bool = True, rank: int | None = None,
-                 world_size: int | None = None, cache_shards: int = 2, image_dtype: str = "float32"):
+                 world_size: int | None = None, cache_mb: float = 64.0, image_dtype: str = "float32"):
         self.image_dtype = check_image_dtype(image_dtype)
         self.index = ShardIndex(root, labels)
-        self.reader = ShardReader(self.index, contour, cache_shards)
+        self.reader = ShardReader(self.index, contour, cache_mb)
         self.transform, self.seed = transform, seed
         self.shuffle_buffer, self.shuffle_shards = shuffle_buffer, shuffle_shards
         self.rank, self.world_size = rank, world_size
