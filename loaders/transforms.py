@@ -81,6 +81,12 @@ def warp_item(item: dict, m: np.ndarray, size: tuple[int, int]) -> dict:
     return out
 
 
+def with_affine(item: dict) -> dict:
+    """``item`` with an ``affine`` key (identity if it had none), so that every item a geometric
+    transform returns has the same keys whether or not it was applied (batches need that)."""
+    return item if "affine" in item else {**item, "affine": np.eye(3)[:2]}
+
+
 def face_box(item: dict) -> np.ndarray:
     """(4,) x0, y0, x1, y1: ``item["box"]`` if present, else the finite landmarks' bounds, else the image."""
     if "box" in item:
@@ -133,7 +139,7 @@ class RandomAffine:
     def __call__(self, item: dict, rng: np.random.Generator | None = None) -> dict:
         rng = derive_rng(rng, item, self.seed)
         if rng.random() >= self.p:
-            return item
+            return with_affine(item)
         h, w = as_numpy_image(item["image"]).shape[:2]
         a = np.deg2rad(rng.uniform(-self.rotation, self.rotation))
         s = rng.uniform(*self.scale)
@@ -159,7 +165,7 @@ class RandomFlip:
     def __call__(self, item: dict, rng: np.random.Generator | None = None) -> dict:
         rng = derive_rng(rng, item, self.seed)
         if rng.random() >= self.p:
-            return item
+            return with_affine(item)
         flip = np.asarray(self.flip_index)
         if len(flip) != len(item["landmarks"]):
             raise ValueError(f"RandomFlip: flip_index has {len(flip)} entries, the item {len(item['landmarks'])} "

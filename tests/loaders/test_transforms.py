@@ -106,3 +106,10 @@ def test_torch_image_input_is_accepted():
     item["image"] = torch.from_numpy(item["image"]).permute(2, 0, 1)
     out = RandomAffine(rotation=10)(item, np.random.default_rng(0))
     assert out["image"].shape == (96, 96, 3) and out["image"].dtype == np.float32
+
+
+def test_geometric_transforms_always_set_affine_so_items_batch():
+    item = dot_item()
+    for t in (RandomAffine(p=0.0), RandomFlip(np.array([1, 0, 2]), p=0.0)):
+        out = t(item, np.random.default_rng(0))
+        assert np.array_equal(out["affine"], np.eye(3)[:2]) and out["image"] is item["image"]
