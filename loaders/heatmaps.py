@@ -63,16 +63,14 @@ class HeatmapCodec:
         flat = hm.reshape(b, k, h * w)
         scores, arg = flat.max(dim=-1)
         iy, ix = arg // w, arg % w
-        padded = torch.nn.functional.pad(hm.reshape(b * k, 1, h, w), (1, 1, 1, 1), mode="replicate")
-        logs = torch.log(padded.reshape(b, k, (h + 2) * (w + 2)).clamp_min(1e-10))
-        base = (iy + 1) * (w + 2) + (ix + 1)
 
-        def at(dy: int, dx: int) -> torch.Tensor:
-            return logs.gather(-1, (base + dy * (w + 2) + dx).unsqueeze(-1)).squeeze(-1)
+        def log_at(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # edge pixels repeat outwards
+            idx = y.clamp(0, h - 1) * w + x.clamp(0, w - 1)
+            return torch.log(flat.gather(-1, idx.unsqueeze(-1)).squeeze(-1).clamp_min(1e-10))
 
-        c = at(0, 0)
+        c = log_at(iy, ix)
         offsets = []
-        for (la, lb) in ((at(0, -1), at(0, 1)), (at(-1, 0), at(1, 0))):
+        for la, lb in ((log_at(iy, ix - 1), log_at(iy, ix + 1)), (log_at(iy - 1, ix), log_at(iy + 1, ix))):
             curv = la - 2 * c + lb
             off = torch.where(curv < -1e-6, 0.5 * (la - lb) / curv.clamp(max=-1e-6), torch.zeros_like(c))
             offsets.append(off.clamp(-1.0, 1.0))

@@ -125,3 +125,18 @@ def test_uint8_images_and_channels_last_collate(ds68):
     assert torch.equal(batch["landmarks"], plain["landmarks"]) and batch["meta"]["index"].tolist() == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="image_dtype 'float16'"):
         FaceShards(ds68, image_dtype="float16")
+
+
+def test_label_set_added_by_relabel(ds68, tmp_path):
+    from facegen.generator.cli import main
+    folder = tmp_path / "ds"
+    shutil.copytree(ds68, folder)
+    assert main(["relabel", str(folder), "--spec", "490"]) == 0
+    dense, base = FaceShards(folder, labels="490"), FaceShards(folder, labels="68")
+    assert dense.num_landmarks == 490 and len(dense) == len(base) == 10
+    assert (folder / "labels" / "dense490").is_dir()
+    a, b = dense[6], base[6]
+    assert torch.equal(a["image"], b["image"]) and a["meta"]["index"] == b["meta"]["index"] == 6
+    with h5py.File(folder / "labels" / "dense490" / "shard-00002.h5", "r") as f:
+        assert np.array_equal(a["landmarks"].numpy(), f["labels"]["dense490"]["landmarks_2d_contour"][0])
+    assert np.array_equal(dense.flip_index[dense.flip_index], np.arange(490))
