@@ -97,10 +97,13 @@ class ShardIndex:
                 g = f["labels"][ref.label_set]
                 names = json.loads(g.attrs["landmark_names"])
                 flip = np.asarray(g.attrs["flip"], np.int64)
+                ibug68 = np.asarray(g.attrs["ibug68"], np.int64).reshape(-1)
+                groups = {n: slice(*sl) for n, sl in zip(json.loads(g.attrs["group_names"]),
+                                                         json.loads(g.attrs["group_slices"]))}
         except (OSError, KeyError) as exc:
             raise LoaderError(f"{ref.label_path}: corrupt shard ({' '.join(str(exc).split())})") from None
         if self.landmark_names is None:
-            self.landmark_names, self.flip_index = names, flip
+            self.landmark_names, self.flip_index, self.ibug68_index, self.groups = names, flip, ibug68, groups
         elif names != self.landmark_names:
             raise LoaderError(f"{ref.label_path}: label set {ref.label_set!r} has other landmarks than the "
                               f"first dataset's ({len(names)} vs {len(self.landmark_names)} points)")
@@ -259,6 +262,8 @@ class FaceShards(Dataset):
     landmark_names = property(lambda self: self.index.landmark_names)  # K names of the label set
     flip_index = property(lambda self: self.index.flip_index)  # (K,) int64 mirror landmark of each
     num_landmarks = property(lambda self: len(self.index.landmark_names))  # K
+    ibug68_index = property(lambda self: self.index.ibug68_index)  # (M,) landmark of each iBUG-68 point (M=0: none)
+    groups = property(lambda self: self.index.groups)  # group name -> slice of its landmarks
 
     @property
     def flip_pairs(self) -> list[tuple[int, int]]:

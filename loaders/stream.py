@@ -49,6 +49,13 @@ class FaceShardStream(IterableDataset):
     landmark_names = property(lambda self: self.index.landmark_names)  # K names
     flip_index = property(lambda self: self.index.flip_index)  # (K,) int64 mirror landmark
     num_landmarks = property(lambda self: len(self.index.landmark_names))  # K
+    ibug68_index = property(lambda self: self.index.ibug68_index)  # (M,) landmark of each iBUG-68 point (M=0: none)
+    groups = property(lambda self: self.index.groups)  # group name -> slice of its landmarks
+
+    @property
+    def flip_pairs(self) -> list[tuple[int, int]]:
+        """``(i, j)`` with i < j for each left/right pair of landmarks."""
+        return [(i, int(j)) for i, j in enumerate(self.flip_index) if i < j]
 
     def set_epoch(self, epoch: int) -> None:
         self._epoch_base, self._passes = epoch, 0

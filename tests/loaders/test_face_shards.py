@@ -52,6 +52,7 @@ def test_label_set_by_name_or_spec_file_and_flip_pairs(ds68):
     assert a.landmark_names == b.landmark_names == FaceShards(ds68, labels="68").landmark_names
     assert np.array_equal(a.flip_index, IBUG68_FLIP)  # the shard's spec flip = the real 300-W table
     assert all(a.flip_index[j] == i for i, j in a.flip_pairs)
+    assert np.array_equal(a.ibug68_index, np.arange(68)) and a.groups["jaw"] == slice(0, 17)
 
 
 def test_unknown_label_set_names_the_manifest(ds68):
