@@ -1,14 +1,15 @@
 """Loader throughput: samples/s into ready batches, three loaders over the same samples in one run.
 
-(a) ``FaceShards`` (HDF5 shards -> float tensors, the trainer's loader, no augmentation; (a8) with
-uint8 image tensors),
-(b) a PNG-folder + JSON loader over the same samples exported once (PIL decode, json parse,
-the same tensor conversion; (b8) uint8), (c) the raw h5py read limit: the same DataLoader reading each image
-chunk and label row as uint8/float arrays, with no conversion and labels preloaded per shard.
-All use the same DataLoader settings (``--workers``, ``--batch``, shuffled, persistent workers;
-``collate_faces`` for (a) and (b), ``default_collate`` of the raw (H, W, 3) arrays for (c)); each is warmed up for one epoch, then the three are timed in alternating rounds (fair
-under a shared machine) and the median epoch rate is reported. Also: (a) with the augmentation
-pipeline, and bytes per sample on disk of shards vs PNG + JSON.
+(a) ``FaceShards`` (HDF5 shards -> float32 image tensors, the trainer's loader, no augmentation;
+(a8) with ``image_dtype="uint8"``), (b) a PNG-folder + JSON loader over the same samples exported
+once (PIL decode, json parse, the same tensor conversion; (b8) uint8 images), (c) the raw h5py read
+limit: the same DataLoader reading each image chunk and label row as stored (uint8, float32,
+bool), labels preloaded per shard, no conversion. All use the same DataLoader settings
+(``--workers``, ``--batch``, shuffled, persistent workers; ``collate_faces`` for (a) and (b),
+``default_collate`` of the raw (H, W, 3) arrays for (c)); each is warmed up for one epoch, then
+all are timed in alternating rounds (fair under a shared machine) and the median epoch rate is
+reported. Also: (a) with the augmentation pipeline, (a)/(a8) on copies of the dataset with other
+image codecs, and bytes per sample on disk.
 
     python bench/bench_loaders.py --dataset /tmp/bench_ds490 --labels 490 [--workers 2] [--rounds 3]
 

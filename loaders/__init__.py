@@ -12,6 +12,6 @@ from facegen.loaders.stream import FaceShardStream
 from facegen.loaders.transforms import (Compose, CropAroundLandmarks, Photometric, RandomAffine, RandomFlip,
                                         RandomOcclusion)
 
-__all__ = ["Compose", "CropAroundLandmarks", "collate_faces", "FaceShardStream", "FaceShards", "HeatmapCodec", "IBUG68_FLIP",
-           "LoaderError", "Photometric", "RandomAffine", "RandomFlip", "RandomOcclusion", "RealFaces",
+__all__ = ["Compose", "CropAroundLandmarks", "FaceShardStream", "FaceShards", "HeatmapCodec", "IBUG68_FLIP",
+           "LoaderError", "collate_faces", "Photometric", "RandomAffine", "RandomFlip", "RandomOcclusion", "RealFaces",
            "ShardIndex", "read_pts", "to_torch_item"]
