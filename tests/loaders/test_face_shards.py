@@ -13,7 +13,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from facegen.loaders import IBUG68_FLIP, FaceShards, LoaderError, collate_faces
+from facegen.loaders import (IBUG68_FLIP, Compose, CropAroundLandmarks, FaceShards, LoaderError, Photometric,
+                             RandomAffine, RandomFlip, collate_faces)
 
 
 def raw(folder, label_set):
@@ -88,17 +89,18 @@ def test_missing_and_corrupt_shards_name_the_file(ds68, tmp_path):
 
 
 @pytest.mark.parametrize("context, persistent", [("fork", False), ("fork", True), ("spawn", True)])
-def test_workers_yield_every_sample_once_and_the_same_tensors(ds68, context, persistent):
-    ds = FaceShards(ds68)
-    expect = {i: ds[i]["landmarks"] for i in range(len(ds))}
-    ds[0]  # the parent now holds open handles: forked workers must not reuse them
-    dl = DataLoader(ds, batch_size=3, num_workers=2, multiprocessing_context=context,
+def test_workers_yield_every_sample_once_and_the_same_augmented_items(ds68, context, persistent):
+    t = Compose((CropAroundLandmarks(size=32), RandomAffine(), RandomFlip(IBUG68_FLIP), Photometric()))
+    ds = FaceShards(ds68, transform=t, seed=4)
+    expect = {i: ds[i] for i in range(len(ds))}  # in-process; the parent now holds open handles too
+    dl = DataLoader(ds, batch_size=3, num_workers=2, multiprocessing_context=context, collate_fn=collate_faces,
                     persistent_workers=persistent, shuffle=True, generator=torch.Generator().manual_seed(0))
     for _ in range(2 if persistent else 1):
         seen = []
         for batch in dl:
             for j, idx in enumerate(batch["meta"]["index"].tolist()):
-                assert torch.equal(batch["landmarks"][j], expect[idx])
+                assert torch.equal(batch["landmarks"][j], expect[idx]["landmarks"])
+                assert torch.equal(batch["image"][j], expect[idx]["image"])
                 seen.append(idx)
         assert sorted(seen) == list(range(10))
 
