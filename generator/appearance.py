@@ -75,10 +75,24 @@ def brow_weights(model) -> np.ndarray:
     return out
 
 
-def vertex_albedo(model, scene, brows: np.ndarray) -> np.ndarray:
+def beard_weights(model) -> np.ndarray:
+    """``(V,)`` 0..1: where stubble or a beard grows on the template: face and neck skin below the
+    cheekbones (upper lip, chin, jaw and cheeks), fading out toward the ears and down the neck."""
+    verts = model.vertices().astype(np.float64)
+    eyes = 0.5 * (verts[model.region_mask("eyeball_left")].mean(axis=0)
+                  + verts[model.region_mask("eyeball_right")].mean(axis=0))
+    skin = model.region_mask("face_skin") | model.region_mask("neck")
+    below = np.clip((eyes[2] - 0.045 - verts[:, 2]) / 0.015, 0, 1)  # under the cheekbone line
+    above_neck = np.clip((verts[:, 2] - (eyes[2] - 0.16)) / 0.03, 0, 1)
+    front = np.clip((eyes[1] + 0.06 - verts[:, 1]) / 0.03, 0, 1)  # not behind the jaw angle
+    return np.where(skin, below * above_neck * front, 0.0)
+
+
+def vertex_albedo(model, scene, brows: np.ndarray, beard: np.ndarray | None = None) -> np.ndarray:
     """``(V, 3)`` sRGB albedo of every vertex for a SceneParams: skin tone with redder lips,
     cheek and eyelid tints, eyebrows (``brows`` from ``brow_weights``), hair on the scalp, the
-    mouth interior and clothing. Eyeballs get the sclera colour (backends draw the iris)."""
+    mouth interior and clothing, stubble where ``beard`` (from ``beard_weights``) when the scene
+    has a beard. Eyeballs get the sclera colour (backends draw the iris)."""
     verts = model.vertices().astype(np.float64)
     skin = skin_rgb(scene.skin.tone)
     rgb = np.tile(skin, (model.n_vertices, 1))
@@ -91,6 +105,9 @@ def vertex_albedo(model, scene, brows: np.ndarray) -> np.ndarray:
         rgb *= 1 - scene.skin.cheek_tint * 0.12 * w[:, None] * np.array([0.0, 1.0, 0.9])
     rgb[region["eyelids"]] *= 1 - 0.35 * scene.skin.eyelid_tint
     hair = hair_rgb(scene.hair)
+    if scene.hair.beard and beard is not None:
+        stubble = (0.35 + 0.4 * scene.hair.eyebrow_density) * beard[:, None]  # density: a proxy for hairiness
+        rgb = rgb * (1 - stubble) + hair * 0.7 * stubble
     b = np.clip(brows * scene.hair.eyebrow_density * 1.2, 0, 1)[:, None]
     rgb = rgb * (1 - b) + hair * 0.8 * b
     if scene.hair.scalp_hair:

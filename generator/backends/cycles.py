@@ -112,6 +112,7 @@ class Renderer:
         sc.render.filepath = str(self._tmp / "frame.png")
         self._regions = {n: np.flatnonzero(model.region_mask(n)) for n in model.region_names}
         self._brows = appearance.brow_weights(model)
+        self._beard = appearance.beard_weights(model)
         # The 72-vertex mesh eyeballs are coarse polyhedra; a sphere through their vertices pokes
         # through the lids. EYE_RADIUS_SCALE x that radius sits behind them, as the mesh does.
         rest = model.vertices()
@@ -294,7 +295,7 @@ class Renderer:
     def _update_head(self, scene, vertices: np.ndarray) -> None:
         mesh = self.head.data
         mesh.vertices.foreach_set("co", np.asarray(vertices, np.float32).ravel())
-        rgb = appearance.linear(appearance.vertex_albedo(self.model, scene, self._brows))
+        rgb = appearance.linear(appearance.vertex_albedo(self.model, scene, self._brows, self._beard))
         rgba = np.concatenate([rgb, np.ones((len(rgb), 1))], axis=1).astype(np.float32)
         self._albedo.data.foreach_set("color", rgba.ravel())
         index = np.where(self._torso, 2, np.where(self._scalp & scene.hair.scalp_hair, 1, 0)).astype(np.int32)
