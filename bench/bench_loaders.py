@@ -7,11 +7,11 @@ limit: the same DataLoader reading each image chunk and label row as stored (uin
 bool), labels preloaded per shard, no conversion. All use the same DataLoader settings
 (``--workers``, ``--batch``, shuffled, persistent workers; ``collate_faces`` for (a) and (b),
 ``default_collate`` of the raw (H, W, 3) arrays for (c)); each is warmed up for one epoch, then
-all are timed in alternating rounds (fair under a shared machine) and the median epoch rate is
-reported. Also: (a) with the augmentation pipeline, (a)/(a8) on copies of the dataset with other
+all are timed in alternating rounds of ``--epochs`` epochs (fair under a shared machine) and the
+median rate is reported. Also: (a) with the augmentation pipeline, (a)/(a8) on copies of the dataset with other
 image codecs, and bytes per sample on disk.
 
-    python bench/bench_loaders.py --dataset /tmp/bench_ds490 --labels 490 [--workers 2] [--rounds 3]
+    python bench/bench_loaders.py --dataset /tmp/bench_ds490 --labels 490 [--workers 2] [--rounds 5] [--epochs 4]
 
 Make the dataset first, e.g. ``facegen render --spec 490 --num 320 --shard-size 64 --renderer raster
 --resolution 256 --out /tmp/bench_ds490``.
@@ -111,10 +111,12 @@ def recompressed_copy(root: Path, codec: str) -> Path:
     return out
 
 
-def epoch_rate(loader) -> float:
+def epoch_rate(loader, epochs: int = 1) -> float:
+    """Samples per second over ``epochs`` consecutive epochs."""
     t0, n = time.perf_counter(), 0
-    for batch in loader:
-        n += len(batch["image"])
+    for _ in range(epochs):
+        for batch in loader:
+            n += len(batch["image"])
     return n / (time.perf_counter() - t0)
 
 
@@ -125,7 +127,8 @@ def main() -> None:
     ap.add_argument("--png-dir", default=None, help="where to export PNG + JSON (default: <dataset>-pngjson)")
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers")
     ap.add_argument("--batch", type=int, default=32, help="batch size")
-    ap.add_argument("--rounds", type=int, default=3, help="timed epochs per loader (alternating)")
+    ap.add_argument("--rounds", type=int, default=5, help="timed rounds per loader (alternating)")
+    ap.add_argument("--epochs", type=int, default=4, help="epochs per timed round")
     ap.add_argument("--image-codecs", default="none,gzip-1",
                     help="also time (a) and (a8) on copies of the dataset with these image codecs")
     args = ap.parse_args()
@@ -154,11 +157,12 @@ def main() -> None:
     rates = {name: [] for name in loaders}
     for _ in range(args.rounds):
         for name, loader in loaders.items():
-            rates[name].append(epoch_rate(loader))
+            rates[name].append(epoch_rate(loader, 1 if name.startswith("(a+aug)") else args.epochs))
     med = {name: statistics.median(r) for name, r in rates.items()}
     size = shards.reader.item(0, 0)["image"].shape
     print(f"{len(shards)} samples, {size[1]}x{size[0]} px, images {codec}, {shards.num_landmarks} landmarks, "
-          f"{args.workers} workers, batch {args.batch}, median of {args.rounds} epochs")
+          f"{args.workers} workers, batch {args.batch}, median of {args.rounds} rounds of {args.epochs} epochs "
+          "(augmented: 1 epoch)")
     for name, r in med.items():
         print(f"  {name:52s} {r:8.1f} samples/s")
     a, b, c = med["(a) FaceShards"], med["(b) PNG + JSON"], med["(c) raw h5py"]
