@@ -15,7 +15,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from facegen.loaders.errors import LoaderError
-from facegen.loaders.shards import check_image_dtype, item_rng, to_torch_item
+from facegen.loaders.shards import SharedEpoch, check_image_dtype, item_rng, to_torch_item
 
 PTS_POINTS = 68  # the 300-W .pts format holds the iBUG 68 markup by definition
 PTS_OFFSET = -0.5  # added to 1-based .pts coordinates to get ours (see the module docstring)
@@ -77,7 +77,7 @@ class RealFaces(Dataset):
         if labelled:
             keep = [i for i, lm in enumerate(self.landmarks) if lm is not None]
             self.paths, self.landmarks = [self.paths[i] for i in keep], [self.landmarks[i] for i in keep]
-        self.transform, self.seed, self.epoch = transform, seed, 0
+        self.transform, self.seed, self._epoch = transform, seed, SharedEpoch()
 
     flip_index = IBUG68_FLIP  # (68,) int64 mirror partner of each point
     landmark_names = [f"ibug_{i}" for i in range(PTS_POINTS)]  # names of the 68 points, in .pts order
@@ -88,7 +88,12 @@ class RealFaces(Dataset):
         return [(i, int(j)) for i, j in enumerate(IBUG68_FLIP) if i < j]
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        """New augmentation draws; seen by running (also persistent) workers from their next item."""
+        self._epoch.set(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch.get()
 
     def __len__(self) -> int:
         return len(self.paths)

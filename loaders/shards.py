@@ -231,6 +231,20 @@ def check_image_dtype(image_dtype: str) -> str:
     return image_dtype
 
 
+class SharedEpoch:
+    """An epoch counter in shared memory: ``set`` in the main process is seen by DataLoader workers,
+    persistent ones included (fork and spawn), before they make the next epoch's items."""
+
+    def __init__(self):
+        self._value = torch.zeros((), dtype=torch.int64).share_memory_()
+
+    def set(self, epoch: int) -> None:
+        self._value.fill_(int(epoch))
+
+    def get(self) -> int:
+        return int(self._value)
+
+
 def item_rng(seed: int, epoch: int, position: int) -> np.random.Generator:
     """The augmentation generator of one item: a pure function of (seed, epoch, its dataset position)."""
     return np.random.default_rng([seed, epoch, position])
@@ -245,9 +259,9 @@ class FaceShards(Dataset):
     float32 yaw, pitch, roll degrees; ``meta`` dict(seed, index, shard).
 
     ``transform(item, rng)`` gets the numpy item (image (H, W, 3) uint8) and a generator that is a
-    pure function of (``seed``, epoch, position in the dataset); call ``set_epoch`` for
-    new draws each epoch (a persistent worker keeps the epoch it started with). ``verify``: check
-    every shard's sha256 against the manifest up front. ``image_dtype="uint8"``: image (3, H, W)
+    pure function of (``seed``, epoch, position in the dataset); call ``set_epoch`` for new
+    draws each epoch (the epoch lives in shared memory, so persistent workers see it).
+    ``verify``: check every shard's sha256 against the manifest up front. ``image_dtype="uint8"``: image (3, H, W)
     uint8 instead (faster; see ``to_torch_item``). ``cache_mb``: label cache per process; random
     access over more shards than it holds reads a shard's labels per miss (use ``FaceShardStream``).
     """
@@ -257,7 +271,7 @@ class FaceShards(Dataset):
         self.image_dtype = check_image_dtype(image_dtype)
         self.index = ShardIndex(root, labels, verify)
         self.reader = ShardReader(self.index, contour, cache_mb)
-        self.transform, self.seed, self.epoch = transform, seed, 0
+        self.transform, self.seed, self._epoch = transform, seed, SharedEpoch()
 
     landmark_names = property(lambda self: self.index.landmark_names)  # K names of the label set
     flip_index = property(lambda self: self.index.flip_index)  # (K,) int64 mirror landmark of each
@@ -271,7 +285,12 @@ class FaceShards(Dataset):
         return [(i, int(j)) for i, j in enumerate(self.flip_index) if i < j]
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        """New augmentation draws; seen by running (also persistent) workers from their next item."""
+        self._epoch.set(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch.get()
 
     def __len__(self) -> int:
         return self.index.total

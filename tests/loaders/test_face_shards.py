@@ -143,3 +143,15 @@ def test_label_set_added_by_relabel(ds68, tmp_path):
     with h5py.File(folder / "labels" / "dense490" / "shard-00002.h5", "r") as f:
         assert np.array_equal(a["landmarks"].numpy(), f["labels"]["dense490"]["landmarks_2d_contour"][0])
     assert np.array_equal(dense.flip_index[dense.flip_index], np.arange(490))
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_set_epoch_reaches_persistent_workers(ds68, context):
+    ds = FaceShards(ds68, transform=RandomAffine(rotation=30), seed=2)
+    dl = DataLoader(ds, batch_size=5, num_workers=1, persistent_workers=True, multiprocessing_context=context)
+    per_epoch = []
+    for epoch in range(2):
+        ds.set_epoch(epoch)
+        per_epoch.append(torch.cat([b["landmarks"] for b in dl]))
+        assert torch.equal(per_epoch[-1], torch.stack([ds[i]["landmarks"] for i in range(len(ds))]))
+    assert not torch.equal(per_epoch[0], per_epoch[1])
