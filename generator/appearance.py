@@ -75,6 +75,21 @@ def brow_weights(model) -> np.ndarray:
     return out
 
 
+def lash_weights(model) -> np.ndarray:
+    """``(V,)`` 0..1: the lid margins, where eyelashes darken the lids (drawn as shading, not
+    strands): eyelid vertices within ~3 mm of the eyeball surface."""
+    verts = model.vertices().astype(np.float64)
+    lids = model.region_mask("eyelids")
+    out = np.zeros(model.n_vertices)
+    for side in ("left", "right"):
+        eye = verts[model.region_mask(f"eyeball_{side}")]
+        centre = eye.mean(axis=0)
+        radius = np.linalg.norm(eye - centre, axis=1).mean()
+        gap = np.linalg.norm(verts - centre, axis=1) - radius
+        out = np.maximum(out, np.where(lids, np.clip(1.0 - gap / 0.003, 0, 1), 0.0))
+    return out
+
+
 def beard_weights(model) -> np.ndarray:
     """``(V,)`` 0..1: where stubble or a beard grows on the template: face and neck skin below the
     cheekbones (upper lip, chin, jaw and cheeks), fading out toward the ears and down the neck."""
@@ -88,11 +103,12 @@ def beard_weights(model) -> np.ndarray:
     return np.where(skin, below * above_neck * front, 0.0)
 
 
-def vertex_albedo(model, scene, brows: np.ndarray, beard: np.ndarray | None = None) -> np.ndarray:
+def vertex_albedo(model, scene, brows: np.ndarray, beard: np.ndarray | None = None,
+                  lashes: np.ndarray | None = None) -> np.ndarray:
     """``(V, 3)`` sRGB albedo of every vertex for a SceneParams: skin tone with redder lips,
     cheek and eyelid tints, eyebrows (``brows`` from ``brow_weights``), hair on the scalp, the
     mouth interior and clothing, stubble where ``beard`` (from ``beard_weights``) when the scene
-    has a beard. Eyeballs get the sclera colour (backends draw the iris)."""
+    has a beard, lash-darkened lid margins where ``lashes`` (``lash_weights``). Eyeballs get the sclera colour (backends draw the iris)."""
     verts = model.vertices().astype(np.float64)
     skin = skin_rgb(scene.skin.tone)
     rgb = np.tile(skin, (model.n_vertices, 1))
@@ -108,6 +124,8 @@ def vertex_albedo(model, scene, brows: np.ndarray, beard: np.ndarray | None = No
     if scene.hair.beard and beard is not None:
         stubble = (0.35 + 0.4 * scene.hair.eyebrow_density) * beard[:, None]  # density: a proxy for hairiness
         rgb = rgb * (1 - stubble) + hair * 0.7 * stubble
+    if lashes is not None:  # lashes are darker than the scalp hair
+        rgb = rgb * (1 - 0.8 * lashes[:, None]) + hair * 0.3 * 0.8 * lashes[:, None]
     b = np.clip(brows * scene.hair.eyebrow_density * 1.2, 0, 1)[:, None]
     rgb = rgb * (1 - b) + hair * 0.8 * b
     if scene.hair.scalp_hair:

@@ -263,7 +263,16 @@ def load_scene_config(path: str | Path | None = None) -> SceneConfig:
             raise UserError(f"{path}: {sorted(map(str, unknown))[0]}: unknown section (known: {', '.join(data)})")
         data = _merge(data, user)
         where = f"{path}:"
-    return _build(SceneConfig, data, where)
+    cfg = _build(SceneConfig, data, where)
+    bg = cfg.background
+    if "image" in bg.kind.params and (bg.kind.kind == "constant" or (bg.kind.p or [1])[bg.kind.params.index("image")] > 0):
+        folder = Path(bg.image_folder).expanduser() if bg.image_folder else None
+        if folder is None or not folder.is_dir():
+            raise UserError(f"{_key(where, 'background.image_folder')}: background kind 'image' needs a folder of "
+                            f"pictures, got {bg.image_folder!r}")
+        if not any(p.suffix.lower() in (".jpg", ".jpeg", ".png") for p in folder.iterdir()):
+            raise UserError(f"{_key(where, 'background.image_folder')}: no .jpg/.png pictures in {folder}")
+    return cfg
 
 
 def config_to_dict(cfg: SceneConfig) -> dict:

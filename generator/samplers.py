@@ -172,7 +172,8 @@ def sample_background(cfg, rng: np.random.Generator) -> BackgroundParams:
     scale, pick = cfg.noise_scale.sample(rng), float(rng.random())
     occluder = bool(rng.random() < cfg.occluder_probability)
     occ_xy = (float(rng.uniform(0.2, 0.8)), float(rng.uniform(0.3, 0.9)))
-    return BackgroundParams(kind, base, second, scale, pick, occluder, occ_xy, float(rng.uniform(0.05, 0.2)), hsv())
+    return BackgroundParams(kind, base, second, scale, cfg.image_folder, pick, occluder, occ_xy,
+                            float(rng.uniform(0.05, 0.2)), hsv())
 
 
 def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:

@@ -98,6 +98,7 @@ class BackgroundParams:
     hsv: tuple[float, float, float]  # base colour
     hsv2: tuple[float, float, float]  # second colour (gradient, noise)
     noise_scale: float
+    image_folder: str  # folder of background pictures (kind == image), from the config
     image_pick: float  # 0..1: which picture of the sorted image folder (kind == image)
     occluder: bool  # an object in front of the face
     occluder_xy: tuple[float, float]  # its centre, fraction of the image (0..1, 0..1)

@@ -113,6 +113,7 @@ class Renderer:
         self._regions = {n: np.flatnonzero(model.region_mask(n)) for n in model.region_names}
         self._brows = appearance.brow_weights(model)
         self._beard = appearance.beard_weights(model)
+        self._lashes = appearance.lash_weights(model)
         # The 72-vertex mesh eyeballs are coarse polyhedra; a sphere through their vertices pokes
         # through the lids. EYE_RADIUS_SCALE x that radius sits behind them, as the mesh does.
         rest = model.vertices()
@@ -295,7 +296,7 @@ class Renderer:
     def _update_head(self, scene, vertices: np.ndarray) -> None:
         mesh = self.head.data
         mesh.vertices.foreach_set("co", np.asarray(vertices, np.float32).ravel())
-        rgb = appearance.linear(appearance.vertex_albedo(self.model, scene, self._brows, self._beard))
+        rgb = appearance.linear(appearance.vertex_albedo(self.model, scene, self._brows, self._beard, self._lashes))
         rgba = np.concatenate([rgb, np.ones((len(rgb), 1))], axis=1).astype(np.float32)
         self._albedo.data.foreach_set("color", rgba.ravel())
         index = np.where(self._torso, 2, np.where(self._scalp & scene.hair.scalp_hair, 1, 0)).astype(np.int32)
@@ -379,7 +380,7 @@ class Renderer:
 
     def _picture(self, scene):
         """The background picture of ``scene`` from its folder (sorted files), loaded once."""
-        folder = scene_image_folder(scene)
+        folder = scene.background.image_folder
         files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder else []
         if not files:
             return None
@@ -430,10 +431,6 @@ class Renderer:
         for p in self._tmp.glob("*"):
             p.unlink()
         self._tmp.rmdir()
-
-
-def scene_image_folder(scene) -> str:
-    return getattr(scene.background, "image_folder", "") or os.environ.get("FACEGEN_BACKGROUND_DIR", "")
 
 
 def _look_rotation(position: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -47,3 +47,19 @@ def test_bad_config_names_file_and_key(tmp_path, text, expected):
 def test_missing_config_file(tmp_path):
     with pytest.raises(UserError, match="cannot read"):
         load_scene_config(tmp_path / "nope.yaml")
+
+
+def test_image_backgrounds_need_a_folder_of_pictures(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "bg.yaml"
+    path.write_text("background:\n  kind: image\n  image_folder: ''\n")
+    with pytest.raises(UserError, match="background.image_folder: background kind 'image' needs a folder"):
+        load_scene_config(path)
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    path.write_text(f"background:\n  kind: image\n  image_folder: {pictures}\n")
+    with pytest.raises(UserError, match="no .jpg/.png pictures"):
+        load_scene_config(path)
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(pictures / "red.png")
+    assert load_scene_config(path).background.image_folder == str(pictures)

@@ -118,3 +118,14 @@ def test_outputs_and_segmentation(renderer, model):
     assert {"background", "skin", "lips"} <= present, present
     # The background is not black: the camera sees the scene's background colour or pattern.
     assert res.rgb[~fg].mean() > 5
+
+
+def test_picture_background(renderer, model, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), (20, 40, 230)).save(tmp_path / "blue.png")
+    scene, verts, cam = _sample(model, 7, size=64)
+    bg = dataclasses.replace(scene.background, kind="image", image_folder=str(tmp_path), image_pick=0.3)
+    res = renderer.render(dataclasses.replace(scene, background=bg), verts, cam)
+    pixels = res.rgb[res.segmentation == 0].astype(float)
+    assert pixels[:, 2].mean() > pixels[:, 0].mean() + 60  # the picture's blue fills the background
