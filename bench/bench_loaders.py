@@ -9,7 +9,7 @@ bool), labels preloaded per shard, no conversion. All use the same DataLoader se
 ``default_collate`` of the raw (H, W, 3) arrays for (c)); each is warmed up for one epoch, then
 all are timed in alternating rounds of ``--epochs`` epochs (fair under a shared machine) and the
 median rate is reported. Also: (a) with the augmentation pipeline, (a)/(a8) on copies of the dataset with other
-image codecs, and bytes per sample on disk.
+image codecs, (t) the DataLoader hand-over of ready items alone, and bytes per sample on disk.
 
     python bench/bench_loaders.py --dataset /tmp/bench_ds490 --labels 490 [--workers 2] [--rounds 5] [--epochs 4]
 
@@ -72,6 +72,19 @@ class RawH5(Dataset):
         lab = self.labels[k]
         return dict(image=self.files[k]["images"][row], landmarks=lab["landmarks_2d_contour"][row],
                     visibility=lab["visible"][row], pupils=lab["pupils_2d"][row])
+
+
+class HandOver(Dataset):
+    """No reading: the same in-memory item every time, to time the DataLoader hand-over alone."""
+
+    def __init__(self, item: dict, size: int):
+        self.item, self.size = item, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i: int) -> dict:
+        return {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in self.item.items()}
 
 
 def export_png_json(ds: FaceShards, out: Path) -> None:
@@ -143,6 +156,9 @@ def main() -> None:
                 "(a8) FaceShards, image_dtype=uint8": FaceShards(root, args.labels, image_dtype="uint8"),
                 "(b8) PNG + JSON, uint8 images": PngJson(png_dir, "uint8"),
                 "(a+aug) FaceShards + crop/affine/flip/photometric": FaceShards(root, args.labels, transform=aug)}
+    for dtype in ("float32", "uint8"):
+        item = to_torch_item(shards.reader.item(0, 0), dtype)
+        datasets[f"(t) hand-over only (no reading), {dtype} images"] = HandOver(item, len(shards))
     codec = json.loads((root / "manifest.json").read_text()).get("image_compression", "?")
     copies = {c: recompressed_copy(root, c) for c in args.image_codecs.split(",") if c and c != codec}
     for c, folder in copies.items():
