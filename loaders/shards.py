@@ -77,9 +77,9 @@ class ShardIndex:
             for entry in manifest["shards"]:
                 shard = folder / entry["file"]
                 label = sf.label_file(folder, manifest, name, entry["file"])
-                for p in {shard, label}:
+                for p, what in ((shard, "shard"), (label, f"label file of {name!r}")):
                     if not p.is_file():
-                        raise LoaderError(f"{p}: missing shard (listed in {folder / sf.MANIFEST_NAME})")
+                        raise LoaderError(f"{p}: missing {what} (listed in {folder / sf.MANIFEST_NAME})")
                 if verify and sf.sha256_file(shard) != entry["sha256"]:
                     raise LoaderError(f"{shard}: corrupt shard (sha256 differs from the manifest)")
                 self.shards.append(ShardRef(str(shard), str(label), name, int(entry["count"]), start))
