@@ -15,7 +15,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from facegen.loaders.errors import LoaderError
-from facegen.loaders.shards import SharedEpoch, check_image_dtype, item_rng, to_torch_item
+from facegen.loaders.shards import EpochCounter, SharedEpoch, check_image_dtype, item_rng, pairs_of, to_torch_item
 
 PTS_POINTS = 68  # the 300-W .pts format holds the iBUG 68 markup by definition
 PTS_OFFSET = -0.5  # added to 1-based .pts coordinates to get ours (see the module docstring)
@@ -50,7 +50,7 @@ def read_pts(path: str | Path) -> np.ndarray:
     return (pts + PTS_OFFSET).astype(np.float32)
 
 
-class RealFaces(Dataset):
+class RealFaces(EpochCounter, Dataset):
     """Images found recursively under ``root`` (a folder or list of folders), with labels from
     sibling ``.pts`` files (``name.jpg`` + ``name.pts``).
 
@@ -83,17 +83,7 @@ class RealFaces(Dataset):
     landmark_names = [f"ibug_{i}" for i in range(PTS_POINTS)]  # names of the 68 points, in .pts order
     num_landmarks = PTS_POINTS
 
-    @property
-    def flip_pairs(self) -> list[tuple[int, int]]:
-        return [(i, int(j)) for i, j in enumerate(IBUG68_FLIP) if i < j]
-
-    def set_epoch(self, epoch: int) -> None:
-        """New augmentation draws; seen by running (also persistent) workers from their next item."""
-        self._epoch.set(epoch)
-
-    @property
-    def epoch(self) -> int:
-        return self._epoch.get()
+    flip_pairs = property(lambda self: pairs_of(IBUG68_FLIP))  # [(i, j)], i < j
 
     def __len__(self) -> int:
         return len(self.paths)

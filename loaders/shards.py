@@ -250,7 +250,35 @@ def item_rng(seed: int, epoch: int, position: int) -> np.random.Generator:
     return np.random.default_rng([seed, epoch, position])
 
 
-class FaceShards(Dataset):
+def pairs_of(flip_index) -> list[tuple[int, int]]:
+    """``(i, j)`` with i < j for each left/right pair of a flip permutation ``(K,)``."""
+    return [(i, int(j)) for i, j in enumerate(flip_index) if i < j]
+
+
+class IndexedLabels:
+    """Label-set attributes of a dataset reading through a ShardIndex (``self.index``)."""
+
+    landmark_names = property(lambda self: self.index.landmark_names)  # K names of the label set
+    flip_index = property(lambda self: self.index.flip_index)  # (K,) int64 mirror landmark of each
+    num_landmarks = property(lambda self: len(self.index.landmark_names))  # K
+    ibug68_index = property(lambda self: self.index.ibug68_index)  # (M,) landmark of each iBUG-68 point (M=0: none)
+    groups = property(lambda self: self.index.groups)  # group name -> slice of its landmarks
+    flip_pairs = property(lambda self: pairs_of(self.flip_index))  # [(i, j)], i < j
+
+
+class EpochCounter:
+    """``set_epoch`` / ``epoch`` of a map-style dataset whose workers read ``self._epoch``."""
+
+    def set_epoch(self, epoch: int) -> None:
+        """New augmentation draws; seen by running (also persistent) workers from their next item."""
+        self._epoch.set(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch.get()
+
+
+class FaceShards(IndexedLabels, EpochCounter, Dataset):
     """Map-style dataset over the shards of one or many dataset folders.
 
     Item (after ``transform``): ``image`` (3, H, W) float32 in [0, 1]; ``landmarks`` (K, 2) float32
@@ -272,25 +300,6 @@ class FaceShards(Dataset):
         self.index = ShardIndex(root, labels, verify)
         self.reader = ShardReader(self.index, contour, cache_mb)
         self.transform, self.seed, self._epoch = transform, seed, SharedEpoch()
-
-    landmark_names = property(lambda self: self.index.landmark_names)  # K names of the label set
-    flip_index = property(lambda self: self.index.flip_index)  # (K,) int64 mirror landmark of each
-    num_landmarks = property(lambda self: len(self.index.landmark_names))  # K
-    ibug68_index = property(lambda self: self.index.ibug68_index)  # (M,) landmark of each iBUG-68 point (M=0: none)
-    groups = property(lambda self: self.index.groups)  # group name -> slice of its landmarks
-
-    @property
-    def flip_pairs(self) -> list[tuple[int, int]]:
-        """``(i, j)`` with i < j for each left/right pair of landmarks."""
-        return [(i, int(j)) for i, j in enumerate(self.flip_index) if i < j]
-
-    def set_epoch(self, epoch: int) -> None:
-        """New augmentation draws; seen by running (also persistent) workers from their next item."""
-        self._epoch.set(epoch)
-
-    @property
-    def epoch(self) -> int:
-        return self._epoch.get()
 
     def __len__(self) -> int:
         return self.index.total

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from facegen.loaders.shards import ShardIndex, ShardReader, check_image_dtype, item_rng, to_torch_item
+from facegen.loaders.shards import (IndexedLabels, ShardIndex, ShardReader, check_image_dtype, item_rng,
+                                    to_torch_item)
 
 
 def slice_bounds(total: int, parts: int, part: int) -> tuple[int, int]:
@@ -27,7 +28,7 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
-class FaceShardStream(IterableDataset):
+class FaceShardStream(IndexedLabels, IterableDataset):
     """Iterable dataset over shards with the same items and transform contract as ``FaceShards``.
 
     ``rank``/``world_size`` default to torch.distributed's (0, 1 when not initialised). The epoch
@@ -45,17 +46,6 @@ class FaceShardStream(IterableDataset):
         self.shuffle_buffer, self.shuffle_shards = shuffle_buffer, shuffle_shards
         self.rank, self.world_size = rank, world_size
         self._epoch_base, self._passes = 0, 0
-
-    landmark_names = property(lambda self: self.index.landmark_names)  # K names
-    flip_index = property(lambda self: self.index.flip_index)  # (K,) int64 mirror landmark
-    num_landmarks = property(lambda self: len(self.index.landmark_names))  # K
-    ibug68_index = property(lambda self: self.index.ibug68_index)  # (M,) landmark of each iBUG-68 point (M=0: none)
-    groups = property(lambda self: self.index.groups)  # group name -> slice of its landmarks
-
-    @property
-    def flip_pairs(self) -> list[tuple[int, int]]:
-        """``(i, j)`` with i < j for each left/right pair of landmarks."""
-        return [(i, int(j)) for i, j in enumerate(self.flip_index) if i < j]
 
     def set_epoch(self, epoch: int) -> None:
         self._epoch_base, self._passes = epoch, 0
