@@ -91,15 +91,14 @@ class Renderer:
                  device: str = "auto", threads: int = 0):
         self.model = model = model or HeadModel.load()
         self.settings = {"samples": samples, "denoise": denoise, "device": device, "threads": threads}
-        with _blender_quiet():
+        with _blender_quiet():  # Cycles probes CUDA/HIP when first configured
             bpy.ops.wm.read_factory_settings(use_empty=True)
-        self.scene = sc = bpy.context.scene
-        sc.render.engine = "CYCLES"
-        sc.cycles.samples = samples
-        sc.cycles.use_adaptive_sampling = False
-        sc.cycles.use_denoising = denoise
-        sc.cycles.denoiser = "OPENIMAGEDENOISE"
-        with _blender_quiet():
+            self.scene = sc = bpy.context.scene
+            sc.render.engine = "CYCLES"
+            sc.cycles.samples = samples
+            sc.cycles.use_adaptive_sampling = False
+            sc.cycles.use_denoising = denoise
+            sc.cycles.denoiser = "OPENIMAGEDENOISE"
             sc.cycles.device = self._choose_device(device)
         sc.render.threads_mode = "FIXED" if threads else "AUTO"
         sc.render.threads = max(threads, 1)
