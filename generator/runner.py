@@ -153,15 +153,32 @@ def _worker_main(plan: DatasetPlan, conn) -> None:
             ctx.close()
 
 
+# Thread pools a worker would otherwise size to the whole machine: Mesa's llvmpipe (raster),
+# OpenMP and OpenBLAS. K workers on C cores get C // K threads each, unless the user set them.
+_THREAD_VARS = ("LP_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _worker_env(workers: int) -> dict[str, str]:
+    """Environment additions for local workers, so K workers do not oversubscribe the cores."""
+    share = str(max(1, (os.cpu_count() or 1) // max(workers, 1)))
+    return {v: share for v in _THREAD_VARS if v not in os.environ}
+
+
 def _run_local(plan, tasks, workers, retries, on_done, on_progress) -> list[tuple[int, str]]:
     ctx = mp.get_context("spawn")
+    env = _worker_env(min(workers, len(tasks)))
     pending, attempts, failures = deque(tasks), {}, []
     slots: list[dict] = []
 
     def start():
         parent, child = ctx.Pipe()
         p = ctx.Process(target=_worker_main, args=(plan, child), daemon=True)
-        p.start()
+        os.environ.update(env)  # a spawned child copies the environment at start()
+        try:
+            p.start()
+        finally:
+            for var in env:
+                os.environ.pop(var, None)
         child.close()
         return dict(proc=p, conn=parent, task=None)
 
