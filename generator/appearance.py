@@ -103,34 +103,55 @@ def beard_weights(model) -> np.ndarray:
     return np.where(skin, below * above_neck * front, 0.0)
 
 
-def vertex_albedo(model, scene, brows: np.ndarray, beard: np.ndarray | None = None,
-                  lashes: np.ndarray | None = None) -> np.ndarray:
-    """``(V, 3)`` sRGB albedo of every vertex for a SceneParams: skin tone with redder lips,
-    cheek and eyelid tints, eyebrows (``brows`` from ``brow_weights``), hair on the scalp, the
-    mouth interior and clothing, stubble where ``beard`` (from ``beard_weights``) when the scene
-    has a beard, lash-darkened lid margins where ``lashes`` (``lash_weights``). Eyeballs get the sclera colour (backends draw the iris)."""
+def cheek_weights(model) -> np.ndarray:
+    """``(V,)`` 0..1: the cheeks' flush, a Gaussian (1.5 cm) below and outside each eye."""
     verts = model.vertices().astype(np.float64)
-    skin = skin_rgb(scene.skin.tone)
-    rgb = np.tile(skin, (model.n_vertices, 1))
-    region = {n: model.region_mask(n) for n in model.region_names}
-    rgb[region["lips"]] = skin * (1 - (0.1 + 0.3 * scene.skin.lip_redness) * np.array([0.0, 1.0, 0.9]))
+    out = np.zeros(model.n_vertices)
     for side, sign in (("left", 1.0), ("right", -1.0)):
-        eye = verts[region[f"eyeball_{side}"]].mean(axis=0)
-        cheek = eye + np.array([sign * 0.012, -0.01, -0.035])
-        w = np.exp(-((verts - cheek) ** 2).sum(axis=1) / (2 * 0.015 ** 2)) * region["face_skin"]
-        rgb *= 1 - scene.skin.cheek_tint * 0.12 * w[:, None] * np.array([0.0, 1.0, 0.9])
-    rgb[region["eyelids"]] *= 1 - 0.35 * scene.skin.eyelid_tint
-    hair = hair_rgb(scene.hair)
-    if scene.hair.beard and beard is not None:
-        stubble = (0.35 + 0.4 * scene.hair.eyebrow_density) * beard[:, None]  # density: a proxy for hairiness
-        rgb = rgb * (1 - stubble) + hair * 0.7 * stubble
-    if lashes is not None:  # lashes are darker than the scalp hair
-        rgb = rgb * (1 - 0.8 * lashes[:, None]) + hair * 0.3 * 0.8 * lashes[:, None]
-    b = np.clip(brows * scene.hair.eyebrow_density * 1.2, 0, 1)[:, None]
-    rgb = rgb * (1 - b) + hair * 0.8 * b
-    if scene.hair.scalp_hair:
-        rgb[region["scalp"]] = hair
-    rgb[region["mouth_interior"]] = MOUTH
-    rgb[region["torso"]] = hsv_rgb(scene.clothing.hsv)
-    rgb[region["eyeball_left"] | region["eyeball_right"]] = SCLERA
-    return np.clip(rgb, 0, 1)
+        cheek = verts[model.region_mask(f"eyeball_{side}")].mean(axis=0) + np.array([sign * 0.012, -0.01, -0.035])
+        out += np.exp(-((verts - cheek) ** 2).sum(axis=1) / (2 * 0.015 ** 2))
+    return out * model.region_mask("face_skin")
+
+
+class Albedo:
+    """Per-vertex albedo of a head model for any SceneParams: ``albedo(scene) -> (V, 3)`` sRGB.
+
+    What depends on the template only (region masks and the brow, lash, beard and cheek weights)
+    is computed once here; per sample only the scene's colours are mixed in."""
+
+    def __init__(self, model):
+        self.region = {n: model.region_mask(n) for n in model.region_names}  # name -> (V,) bool
+        self.brows = brow_weights(model)  # (V,) 0..1
+        self.lashes = lash_weights(model)  # (V,) 0..1
+        self.beard = beard_weights(model)  # (V,) 0..1
+        self.cheeks = cheek_weights(model)  # (V,) 0..1
+        self.n_vertices = model.n_vertices
+
+    def brow_mask(self, scene) -> np.ndarray:
+        """``(V,)`` bool: vertices the scene's eyebrows cover (for the ``brows`` class)."""
+        return self.brows * scene.hair.eyebrow_density > 0.5
+
+    def albedo(self, scene) -> np.ndarray:
+        """Skin tone with redder lips, cheek and eyelid tints, lash-darkened lid margins, eyebrows,
+        stubble (scenes with a beard), scalp hair, mouth interior and clothing; eyeballs get the
+        sclera colour (the backends draw the iris)."""
+        region = self.region
+        skin = skin_rgb(scene.skin.tone)
+        rgb = np.tile(skin, (self.n_vertices, 1))
+        rgb[region["lips"]] = skin * (1 - (0.1 + 0.3 * scene.skin.lip_redness) * np.array([0.0, 1.0, 0.9]))
+        rgb *= 1 - scene.skin.cheek_tint * 0.12 * self.cheeks[:, None] * np.array([0.0, 1.0, 0.9])
+        rgb[region["eyelids"]] *= 1 - 0.35 * scene.skin.eyelid_tint
+        hair = hair_rgb(scene.hair)
+        if scene.hair.beard:
+            stubble = (0.35 + 0.4 * scene.hair.eyebrow_density) * self.beard[:, None]  # density ~ hairiness
+            rgb = rgb * (1 - stubble) + hair * 0.7 * stubble
+        lashes = 0.8 * self.lashes[:, None]  # lashes are darker than the scalp hair
+        rgb = rgb * (1 - lashes) + hair * 0.3 * lashes
+        b = np.clip(self.brows * scene.hair.eyebrow_density * 1.2, 0, 1)[:, None]
+        rgb = rgb * (1 - b) + hair * 0.8 * b
+        if scene.hair.scalp_hair:
+            rgb[region["scalp"]] = hair
+        rgb[region["mouth_interior"]] = MOUTH
+        rgb[region["torso"]] = hsv_rgb(scene.clothing.hsv)
+        rgb[region["eyeball_left"] | region["eyeball_right"]] = SCLERA
+        return np.clip(rgb, 0, 1)

@@ -110,9 +110,7 @@ class Renderer:
         self._tmp = Path(tempfile.mkdtemp(prefix="facegen_cycles_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
         sc.render.filepath = str(self._tmp / "frame.png")
         self._regions = {n: np.flatnonzero(model.region_mask(n)) for n in model.region_names}
-        self._brows = appearance.brow_weights(model)
-        self._beard = appearance.beard_weights(model)
-        self._lashes = appearance.lash_weights(model)
+        self._albedo_of = appearance.Albedo(model)
         # The 72-vertex mesh eyeballs are coarse polyhedra; a sphere through their vertices pokes
         # through the lids. EYE_RADIUS_SCALE x that radius sits behind them, as the mesh does.
         rest = model.vertices()
@@ -295,7 +293,7 @@ class Renderer:
     def _update_head(self, scene, vertices: np.ndarray) -> None:
         mesh = self.head.data
         mesh.vertices.foreach_set("co", np.asarray(vertices, np.float32).ravel())
-        rgb = appearance.linear(appearance.vertex_albedo(self.model, scene, self._brows, self._beard, self._lashes))
+        rgb = appearance.linear(self._albedo_of.albedo(scene))
         rgba = np.concatenate([rgb, np.ones((len(rgb), 1))], axis=1).astype(np.float32)
         self._albedo.data.foreach_set("color", rgba.ravel())
         index = np.where(self._torso, 2, np.where(self._scalp & scene.hair.scalp_hair, 1, 0)).astype(np.int32)
@@ -418,9 +416,9 @@ class Renderer:
             uv, z = camera.project(vertices)
             zmap, face_id, _ = rasterize(uv, z, self.model.faces, camera.height, camera.width)
             if segmentation:
-                brows = self._brows * scene.hair.eyebrow_density > 0.5
                 cls = face_classes(self.model.faces, vertex_classes(self.model.region_names, self.model.regions,
-                                                                     scene.hair.scalp_hair, brows))
+                                                                     scene.hair.scalp_hair,
+                                                                     self._albedo_of.brow_mask(scene)))
                 seg = np.where(face_id >= 0, cls[np.maximum(face_id, 0)], 0).astype(np.uint8)
             zmap = zmap.astype(np.float32) if depth else None
         return RenderResult(rgb=rgb, segmentation=seg, depth=zmap)

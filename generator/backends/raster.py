@@ -103,9 +103,7 @@ class Renderer:
         self._centre_regions = [np.flatnonzero(model.regions == name(n)) for n in ("eyeball_left", "eyeball_right", "lips")]
         self._region = {n: model.regions == name(n) for n in model.region_names}
         self._iris, self._pupil = self._iris_vertices()
-        self._brows = appearance.brow_weights(model)
-        self._beard = appearance.beard_weights(model)
-        self._lashes = appearance.lash_weights(model)
+        self._albedo_of = appearance.Albedo(model)
         # Two primitives (glossy eyes, the rest); the faces of each class get their own vertex copies
         # whose colour alpha is the class code. The scalp counts as hair; its code follows scalp_hair.
         cls = face_classes(self.faces, vertex_classes(model.region_names, model.regions, True))
@@ -146,7 +144,7 @@ class Renderer:
     def _albedo(self, scene) -> np.ndarray:
         """``(V, 4)`` float32 linear per-vertex albedo (alpha 1, replaced by the class code) of a
         SceneParams."""
-        rgb = appearance.vertex_albedo(self.model, scene, self._brows, self._beard, self._lashes)
+        rgb = self._albedo_of.albedo(scene)
         rgb[self._iris] = np.array(IRIS[scene.eyes.iris_color]) * (0.5 + scene.eyes.iris_brightness)
         rgb[self._pupil] = PUPIL
         return np.concatenate([appearance.linear(rgb), np.ones((len(rgb), 1))], axis=1).astype(np.float32)
