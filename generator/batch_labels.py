@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facegen.generator.head_model import CHAIN_FRACTIONS
+from facegen.generator.head_model import CHAIN_FRACTIONS, axis_angle_fractions, rotation_matrices
 from facegen.generator.projection import DEPTH_TOLERANCE_M
 from facegen.landmark_specs.resolve import ResolvedSpec
 
@@ -37,33 +37,6 @@ class SampleInputs:
     R: np.ndarray  # (N, 3, 3) float64 world -> camera rotation
     t: np.ndarray  # (N, 3) float64 world -> camera translation
     depth: np.ndarray  # (N, H, W) float16/32 rendered depth, metres, inf = background
-
-
-def _rotations(yaw, pitch, roll) -> np.ndarray:
-    """``(N, 3, 3)`` ``Rz(yaw) @ Rx(-pitch) @ Ry(roll)`` (head_model.rotation_matrix), degrees in."""
-    y, p, r = np.radians(yaw), np.radians(-pitch), np.radians(roll)
-    n = len(y)
-    z, o = np.zeros(n), np.ones(n)
-    rz = np.stack([np.cos(y), -np.sin(y), z, np.sin(y), np.cos(y), z, z, z, o], 1).reshape(n, 3, 3)
-    rx = np.stack([o, z, z, z, np.cos(p), -np.sin(p), z, np.sin(p), np.cos(p)], 1).reshape(n, 3, 3)
-    ry = np.stack([np.cos(r), z, np.sin(r), z, o, z, -np.sin(r), z, np.cos(r)], 1).reshape(n, 3, 3)
-    return rz @ rx @ ry
-
-
-def _fraction(rot: np.ndarray, fraction: float) -> np.ndarray:
-    """``(N, 3, 3)``: each rotation's axis, ``fraction`` of its angle (Rodrigues; head poses stay
-    far from 180 degrees, where head_model falls back to an eigenvector)."""
-    angle = np.arccos(np.clip((np.trace(rot, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0))
-    axis = np.stack([rot[:, 2, 1] - rot[:, 1, 2], rot[:, 0, 2] - rot[:, 2, 0], rot[:, 1, 0] - rot[:, 0, 1]], 1)
-    small = angle < 1e-9
-    axis = axis / np.where(small, 1.0, 2.0 * np.sin(angle))[:, None]
-    z = np.zeros(len(rot))
-    k = np.stack([z, -axis[:, 2], axis[:, 1], axis[:, 2], z, -axis[:, 0], -axis[:, 1], axis[:, 0], z], 1)
-    k = k.reshape(-1, 3, 3)
-    a = (fraction * angle)[:, None, None]
-    out = np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
-    out[small] = np.eye(3)
-    return out
 
 
 class SparseHead:
@@ -105,16 +78,16 @@ class SparseHead:
         verts = flat[:, : 3 * s].reshape(n, s, 3)
         joints = flat[:, 3 * s: 3 * s + 3 * nj].reshape(n, nj, 3)
         centres = flat[:, 3 * s + 3 * nj:].reshape(n, 2, 3)
-        rot = _rotations(gaze[:, 0], gaze[:, 1], np.zeros(n))
+        rot = rotation_matrices(gaze[:, 0], gaze[:, 1], np.zeros(n))
         for e in (0, 1):
             sel = self._eye_of == e
             local = verts[:, sel] - centres[:, e:e + 1]
             verts[:, sel] = _apply(rot[:, None], local) + centres[:, e:e + 1]
-        head = _rotations(head_pose[:, 0], head_pose[:, 1], head_pose[:, 2])
+        head = rotation_matrices(head_pose[:, 0], head_pose[:, 1], head_pose[:, 2])
         rs, ts = [np.broadcast_to(np.eye(3), (n, 3, 3))], [np.zeros((n, 3))]
         r_acc, t_acc = rs[0], ts[0]
         for j in range(nj):
-            r_j = _fraction(head, CHAIN_FRACTIONS[j])
+            r_j = axis_angle_fractions(head, CHAIN_FRACTIONS[j])
             pivot = _apply(r_acc, joints[:, j]) + t_acc
             r_acc = r_j @ r_acc
             t_acc = _apply(r_j, t_acc - pivot) + pivot

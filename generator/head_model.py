@@ -69,30 +69,41 @@ class HeadPose:
     roll_deg: float = 0.0  # > 0 tilts the top of the head toward the subject's left shoulder
 
 
-def rotation_matrix(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
-    """``(3, 3)`` rotation ``Rz(yaw) @ Rx(-pitch) @ Ry(roll)`` in model coordinates (see HeadPose)."""
-    y, p, r = np.radians([yaw_deg, -pitch_deg, roll_deg])
-    rz = np.array([[np.cos(y), -np.sin(y), 0], [np.sin(y), np.cos(y), 0], [0, 0, 1]])
-    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
-    ry = np.array([[np.cos(r), 0, np.sin(r)], [0, 1, 0], [-np.sin(r), 0, np.cos(r)]])
+def rotation_matrices(yaw_deg, pitch_deg, roll_deg) -> np.ndarray:
+    """``(N, 3, 3)`` rotations ``Rz(yaw) @ Rx(-pitch) @ Ry(roll)`` in model coordinates (see
+    HeadPose), from ``(N,)`` angles in degrees. Row-independent: no row depends on the others."""
+    y, p, r = (np.radians(np.atleast_1d(np.asarray(a, np.float64))) for a in (yaw_deg, pitch_deg, roll_deg))
+    p = -p
+    z, o = np.zeros(len(y)), np.ones(len(y))
+    rz = np.stack([np.cos(y), -np.sin(y), z, np.sin(y), np.cos(y), z, z, z, o], 1).reshape(-1, 3, 3)
+    rx = np.stack([o, z, z, z, np.cos(p), -np.sin(p), z, np.sin(p), np.cos(p)], 1).reshape(-1, 3, 3)
+    ry = np.stack([np.cos(r), z, np.sin(r), z, o, z, -np.sin(r), z, np.cos(r)], 1).reshape(-1, 3, 3)
     return rz @ rx @ ry
 
 
-def _axis_angle_fraction(rot: np.ndarray, fraction: float) -> np.ndarray:
-    """The rotation about the same axis as ``rot`` by ``fraction`` of its angle (Rodrigues)."""
-    angle = np.arccos(np.clip((np.trace(rot) - 1.0) / 2.0, -1.0, 1.0))
-    if angle < 1e-9:
-        return np.eye(3)
-    if np.pi - angle < 1e-6:
-        # 180 degrees: the axis is the eigenvector of eigenvalue 1.
-        w, v = np.linalg.eigh((rot + rot.T) / 2.0)
-        axis = v[:, np.argmax(w)]
-    else:
-        axis = np.array([rot[2, 1] - rot[1, 2], rot[0, 2] - rot[2, 0], rot[1, 0] - rot[0, 1]])
-        axis /= 2.0 * np.sin(angle)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    a = fraction * angle
-    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
+def rotation_matrix(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
+    """``(3, 3)`` rotation of one (yaw, pitch, roll) in degrees (``rotation_matrices``)."""
+    return rotation_matrices(yaw_deg, pitch_deg, roll_deg)[0]
+
+
+def axis_angle_fractions(rot: np.ndarray, fraction: float) -> np.ndarray:
+    """``(N, 3, 3)``: for each rotation of ``rot (N, 3, 3)``, the rotation about the same axis by
+    ``fraction`` of its angle (Rodrigues). Row-independent."""
+    angle = np.arccos(np.clip((np.trace(rot, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0))
+    axis = np.stack([rot[:, 2, 1] - rot[:, 1, 2], rot[:, 0, 2] - rot[:, 2, 0], rot[:, 1, 0] - rot[:, 0, 1]], 1)
+    small = angle < 1e-9
+    half_turn = np.pi - angle < 1e-6
+    axis = axis / np.where(small | half_turn, 1.0, 2.0 * np.sin(angle))[:, None]
+    for i in np.flatnonzero(half_turn):  # 180 degrees: the axis is the eigenvector of eigenvalue 1
+        w, v = np.linalg.eigh((rot[i] + rot[i].T) / 2.0)
+        axis[i] = v[:, np.argmax(w)]
+    z = np.zeros(len(rot))
+    k = np.stack([z, -axis[:, 2], axis[:, 1], axis[:, 2], z, -axis[:, 0], -axis[:, 1], axis[:, 0], z], 1)
+    k = k.reshape(-1, 3, 3)
+    a = (fraction * angle)[:, None, None]
+    out = np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
+    out[small] = np.eye(3)
+    return out
 
 
 class HeadModel:
@@ -223,7 +234,7 @@ class HeadModel:
         rs, ts = [np.eye(3)], [np.zeros(3)]  # global transform of each chain level, static first
         r_acc, t_acc = np.eye(3), np.zeros(3)
         for j in range(n_j):
-            r_j = _axis_angle_fraction(rot, CHAIN_FRACTIONS[j])
+            r_j = axis_angle_fractions(rot[None], CHAIN_FRACTIONS[j])[0]
             pivot = r_acc @ joints[j] + t_acc  # the joint, moved by its parents
             r_acc = r_j @ r_acc
             t_acc = r_j @ (t_acc - pivot) + pivot
@@ -239,4 +250,4 @@ class HeadModel:
 
 
 __all__ = ["Expression", "Gaze", "HeadModel", "HeadPose", "Identity", "attribute_features",
-           "rotation_matrix"]
+           "axis_angle_fractions", "rotation_matrices", "rotation_matrix"]
