@@ -8,8 +8,14 @@ linear too, and the skinning is a per-vertex blend of a few per-sample transform
 read back (K, R, t), not re-aimed, and visibility uses the stored depth map.
 
 The writer labels with this module too, so relabelling with the same spec reproduces the stored
-labels bit for bit. Every array op works row by row and matrix products run in fixed-size padded
-blocks, so a sample's numbers do not depend on which other samples share its batch (shard size).
+labels bit for bit. Samples go through in padded blocks of exactly ``BLOCK``, so every matrix
+product has the same shapes and a sample's numbers do not depend on which other samples share its
+batch (shard size).
+
+Layout: points are stored as coordinate planes, ``(3, P, B)`` (coordinate, point, sample in the
+block), so every elementwise step runs over contiguous memory; per-sample numbers (rotations,
+intrinsics) are ``(..., B)`` and broadcast along the last axis. Everything per point is float32
+(0.1 um at 1 m; the silhouette marching, which divides small differences, moves by < 0.005 px).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from facegen.generator.projection import DEPTH_TOLERANCE_M
 from facegen.landmark_specs.resolve import ResolvedSpec
 
 BLOCK = 32  # samples per padded block (fixed, so BLAS sees the same shapes whatever the batch)
+F4 = np.float32
 
 
 @dataclass(frozen=True)
@@ -36,92 +43,76 @@ class SampleInputs:
     K: np.ndarray  # (N, 3, 3) float64 intrinsics
     R: np.ndarray  # (N, 3, 3) float64 world -> camera rotation
     t: np.ndarray  # (N, 3) float64 world -> camera translation
-    depth: np.ndarray  # (N, H, W) float16/32 rendered depth, metres, inf = background
+    depth: np.ndarray  # (N, H, W) float16/32 rendered depth, metres, inf = background; or the same
+    #                    float16 maps as (N, 2, H, W) uint8 byte planes (shard_format.read_depth_bytes)
 
 
 class SparseHead:
-    """The head model restricted to vertices ``ids``: ``posed(...) -> (N, S, 3)``."""
+    """The head model restricted to vertices ``ids``: ``posed(...) -> (3, S, B)`` camera coordinates."""
 
     def __init__(self, model, ids: np.ndarray):
         self.ids = ids = np.asarray(ids, np.int64)  # (S,) vertex ids
-        nv = model.n_vertices
-        cols = (ids[:, None] * 3 + np.arange(3)).ravel()  # (3S,) columns of the flat layout
+        nv, s = model.n_vertices, len(ids)
+        planes = (np.arange(3)[:, None] + ids[None] * 3).ravel()  # (3S,) x of every vertex, then y, then z
         jcols = 3 * nv + np.arange(3 * len(model.chain_names))
         comps = model.components.astype(np.float64)
         mean = model.mean.astype(np.float64)
         expr = model.expressions.astype(np.float64).reshape(len(model.expression_names), -1)
         eyes = list(model._eyes)
-        # Linear part: [1, identity, expression] @ basis -> vertices, joints, eye centres.
+        # Linear part: [1, identity, expression] @ basis -> vertex planes, joints, eye centres.
         eye_mean = [mean[: 3 * nv].reshape(-1, 3)[e].mean(0) for e in eyes]
         eye_comp = [comps[:, : 3 * nv].reshape(len(comps), -1, 3)[:, e].mean(1) for e in eyes]
         eye_expr = [expr.reshape(len(expr), -1, 3)[:, e].mean(1) for e in eyes]
         self._basis = np.concatenate([
-            np.concatenate([mean[cols], mean[jcols], *eye_mean])[None],
-            np.concatenate([comps[:, cols], comps[:, jcols], *eye_comp], 1),
-            np.concatenate([expr[:, cols], np.zeros((len(expr), len(jcols))), *eye_expr], 1)])
-        self._n_id, self._n_j = comps.shape[0], len(model.chain_names)
-        self._eye_of = np.full(len(ids), -1)  # (S,) which eye (0, 1) a vertex belongs to, else -1
-        for e, members in enumerate(eyes):
-            self._eye_of[np.isin(ids, members)] = e
-        self._weights = model.skin_weights[ids]  # (S, 1 + J)
+            np.concatenate([mean[planes], mean[jcols], *eye_mean])[None],
+            np.concatenate([comps[:, planes], comps[:, jcols], *eye_comp], 1),
+            np.concatenate([expr[:, planes], np.zeros((len(expr), len(jcols))), *eye_expr], 1)]).astype(F4)
+        self._n_j = len(model.chain_names)
+        self._eye_sel = [np.flatnonzero(np.isin(ids, members)) for members in eyes]  # local ids per eye
+        self._weights = model.skin_weights[ids].astype(F4)  # (S, 1 + J)
+        self._n = s
 
-    def posed(self, identity, expression, gaze, head_pose) -> np.ndarray:
-        """``(N, S, 3)`` float64 posed positions, as ``HeadModel.vertices`` (to float round-off)."""
-        n, s, nj = len(identity), len(self.ids), self._n_j
-        coef = np.concatenate([np.ones((n, 1)), identity, expression], 1)
-        flat = np.empty((n, self._basis.shape[1]))
-        for a in range(0, n, BLOCK):
-            block = np.zeros((BLOCK, coef.shape[1]))
-            m = min(BLOCK, n - a)
-            block[:m] = coef[a:a + m]
-            flat[a:a + m] = (block @ self._basis)[:m]
-        verts = flat[:, : 3 * s].reshape(n, s, 3)
-        joints = flat[:, 3 * s: 3 * s + 3 * nj].reshape(n, nj, 3)
-        centres = flat[:, 3 * s + 3 * nj:].reshape(n, 2, 3)
-        rot = rotation_matrices(gaze[:, 0], gaze[:, 1], np.zeros(n))
-        for e in (0, 1):
-            sel = self._eye_of == e
-            local = verts[:, sel] - centres[:, e:e + 1]
-            verts[:, sel] = _apply(rot[:, None], local) + centres[:, e:e + 1]
+    def posed(self, identity, expression, gaze, head_pose, R, t) -> np.ndarray:
+        """``(3, S, B)`` float32 posed positions (``HeadModel.vertices`` to float32 round-off) in
+        camera coordinates ``R x + t``; every input has ``B = BLOCK`` rows (``R (B, 3, 3)``, ...)."""
+        b, s, nj = len(identity), self._n, self._n_j
+        coef = np.concatenate([np.ones((b, 1)), identity, expression], 1).astype(F4)
+        flat = coef @ self._basis  # (B, 3S + 3J + 6)
+        verts = np.ascontiguousarray(flat[:, : 3 * s].T).reshape(3, s, b)
+        joints = flat[:, 3 * s: 3 * s + 3 * nj].reshape(b, nj, 3).astype(np.float64)
+        centres = flat[:, 3 * s + 3 * nj:].reshape(b, 2, 3).T  # (3, 2, B)
+        gaze_rot = rotation_matrices(gaze[:, 0], gaze[:, 1], np.zeros(b)).astype(F4).transpose(1, 2, 0)  # (3, 3, B)
+        for e, sel in enumerate(self._eye_sel):
+            local = verts[:, sel] - centres[:, e, None]
+            verts[:, sel] = _apply(gaze_rot, local) + centres[:, e, None]
+        # The chain's rigid transforms (float64, tiny), with the camera folded in, so that one pass over
+        # the vertices both skins them and moves them into camera coordinates.
         head = rotation_matrices(head_pose[:, 0], head_pose[:, 1], head_pose[:, 2])
-        rs, ts = [np.broadcast_to(np.eye(3), (n, 3, 3))], [np.zeros((n, 3))]
-        r_acc, t_acc = rs[0], ts[0]
+        r_acc, t_acc = R, t  # level 0 (static vertices): the camera alone
+        levels = [np.concatenate([r_acc.transpose(0, 2, 1).reshape(b, 9), t_acc], 1)]
+        pose_r, pose_t = np.broadcast_to(np.eye(3), (b, 3, 3)), np.zeros((b, 3))
         for j in range(nj):
             r_j = axis_angle_fractions(head, CHAIN_FRACTIONS[j])
-            pivot = _apply(r_acc, joints[:, j]) + t_acc
-            r_acc = r_j @ r_acc
-            t_acc = _apply(r_j, t_acc - pivot) + pivot
-            rs.append(r_acc)
-            ts.append(t_acc)
-        out = np.zeros_like(verts)
-        for j in range(nj + 1):
-            w = self._weights[:, j]
-            used = np.flatnonzero(w)
-            if len(used):
-                moved = _apply(rs[j][:, None], verts[:, used]) + ts[j][:, None]
-                out[:, used] += w[used, None] * moved
-        return out
+            pivot = np.einsum("bij,bj->bi", pose_r, joints[:, j]) + pose_t
+            pose_r = r_j @ pose_r
+            pose_t = np.einsum("bij,bj->bi", r_j, pose_t - pivot) + pivot
+            r_acc, t_acc = R @ pose_r, np.einsum("bij,bj->bi", R, pose_t) + t
+            levels.append(np.concatenate([r_acc.transpose(0, 2, 1).reshape(b, 9), t_acc], 1))
+        # Linear blend skinning as one blended affine map per vertex: m[3k + c] is its matrix's (c, k)
+        # entry, m[9 + c] its translation.
+        lv = np.stack(levels, 0).astype(F4)  # (1 + J, B, 12)
+        m = (self._weights @ lv.transpose(0, 2, 1).reshape(nj + 1, 12 * b)).reshape(s, 12, b).transpose(1, 0, 2)
+        return np.stack([m[c] * verts[0] + m[3 + c] * verts[1] + m[6 + c] * verts[2] + m[9 + c] for c in range(3)])
 
 
 def _apply(rot: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """``rot (..., 3, 3) @ p (..., 3)`` by elementwise products (row-independent, no BLAS)."""
-    return rot[..., 0] * p[..., 0:1] + rot[..., 1] * p[..., 1:2] + rot[..., 2] * p[..., 2:3]
+    """``rot (3, 3, B) @ p (3, ..., B)`` per sample -> ``(3, ..., B)``."""
+    return np.stack([rot[c, 0] * p[0] + rot[c, 1] * p[1] + rot[c, 2] * p[2] for c in range(3)])
 
 
 def _bary(w: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """Barycentric combination: weights ``(..., 3)``, corners ``(N, ..., 3, 3)`` -> ``(N, ..., 3)``."""
-    return w[..., 0:1] * corners[..., 0, :] + w[..., 1:2] * corners[..., 1, :] + w[..., 2:3] * corners[..., 2, :]
-
-
-def _norm(v: np.ndarray) -> np.ndarray:
-    """``(..., 3)`` -> ``(..., 1)`` Euclidean length."""
-    return np.sqrt(v[..., 0:1] ** 2 + v[..., 1:2] ** 2 + v[..., 2:3] ** 2)
-
-
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(..., 3)`` cross product."""
-    return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1], a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
-                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], -1)
+    """Barycentric combination: weights ``(..., 3)``, corners ``(3, ..., 3, B)`` -> ``(3, ..., B)``."""
+    return w[..., 0, None] * corners[..., 0, :] + w[..., 1, None] * corners[..., 1, :] + w[..., 2, None] * corners[..., 2, :]
 
 
 def spec_vertex_ids(spec: ResolvedSpec, faces: np.ndarray) -> np.ndarray:
@@ -138,85 +129,89 @@ class BatchLabeler:
         faces = np.asarray(model.faces, np.int64)
         ids = spec_vertex_ids(spec, faces)
         self.head = SparseHead(model, ids)
-        self._corners = lambda tri: np.searchsorted(ids, faces[np.asarray(tri)])  # (..., 3) local ids
-        self._lm = self._corners(spec.triangle)  # (K, 3) local corner ids
-        self._ct = self._corners(spec.contour_triangle)  # (S, C, 3)
-        self._pu = self._corners(spec.pupil_triangle)  # (2, 3)
+        corners = lambda tri: np.searchsorted(ids, faces[np.asarray(tri)])  # noqa: E731  (..., 3) local ids
+        self._lm, self._ct, self._pu = corners(spec.triangle), corners(spec.contour_triangle), corners(spec.pupil_triangle)
+        self._bary, self._pupil_bary = spec.bary.astype(F4), spec.pupil_bary.astype(F4)  # (K, 3), (2, 3)
+        self._contour_bary = spec.contour_bary.astype(F4)  # (S, C, 3)
 
-    def label(self, x: SampleInputs, chunk: int = 32) -> dict[str, np.ndarray]:
+    def label(self, x: SampleInputs) -> dict[str, np.ndarray]:
         """``shard_format.LABEL_FIELDS`` arrays for the N samples of ``x`` (N may be 0)."""
         n = len(x.identity)
-        parts = [self._label(SampleInputs(*(getattr(x, f)[a:a + chunk] for f in SampleInputs.__dataclass_fields__)))
-                 for a in range(0, n, chunk)] or [self._label_empty()]
+        parts = []
+        per_sample = [f for f in SampleInputs.__dataclass_fields__ if f != "depth"]
+        for a in range(0, n, BLOCK):
+            rows = np.minimum(np.arange(a, a + BLOCK), n - 1)  # a short last block repeats its last sample
+            block = self._label(*(getattr(x, f)[rows] for f in per_sample), depth=x.depth, rows=rows)
+            parts.append({k: v[: min(BLOCK, n - a)] for k, v in block.items()})
+        if not parts:
+            k, f4 = self.spec.n_landmarks, np.float32
+            parts = [dict(landmarks_2d=np.zeros((0, k, 2), f4), landmarks_2d_contour=np.zeros((0, k, 2), f4),
+                          landmarks_3d=np.zeros((0, k, 3), f4), landmarks_3d_contour=np.zeros((0, k, 3), f4),
+                          visible=np.zeros((0, k), bool), self_occluded=np.zeros((0, k), bool),
+                          out_of_frame=np.zeros((0, k), bool), pupils_2d=np.zeros((0, 2, 2), f4),
+                          pupils_3d=np.zeros((0, 2, 3), f4), pupils_visible=np.zeros((0, 2), bool))]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    def _label_empty(self) -> dict[str, np.ndarray]:
-        k = self.spec.n_landmarks
-        f4, b = np.float32, bool
-        return dict(landmarks_2d=np.zeros((0, k, 2), f4), landmarks_2d_contour=np.zeros((0, k, 2), f4),
-                    landmarks_3d=np.zeros((0, k, 3), f4), landmarks_3d_contour=np.zeros((0, k, 3), f4),
-                    visible=np.zeros((0, k), b), self_occluded=np.zeros((0, k), b), out_of_frame=np.zeros((0, k), b),
-                    pupils_2d=np.zeros((0, 2, 2), f4), pupils_3d=np.zeros((0, 2, 3), f4),
-                    pupils_visible=np.zeros((0, 2), b))
-
-    def _label(self, x: SampleInputs) -> dict[str, np.ndarray]:
+    def _label(self, identity, expression, gaze, head_pose, K, R, t, depth, rows) -> dict[str, np.ndarray]:
+        """One block of exactly BLOCK samples: ``SampleInputs`` fields of those rows, except the depth
+        maps, which stay whole (``rows`` picks a block's maps: no copy)."""
         spec = self.spec
-        v = self.head.posed(x.identity, x.expression, x.gaze, x.head_pose)  # (N, S, 3) world
-        cam_v = _apply(x.R[:, None], v) + x.t[:, None]  # camera coordinates of the vertices
-        cam = _bary(spec.bary, cam_v[:, self._lm])
+        cam_v = self.head.posed(identity, expression, gaze, head_pose, R, t)  # (3, S, B)
+        cam = _bary(self._bary, cam_v[:, self._lm])  # (3, K, B)
         cam_c = cam.copy()
         if len(spec.contour_index):
             cam_c[:, spec.contour_index] = self._contour(cam_v)
-        pcam = _bary(spec.pupil_bary, cam_v[:, self._pu])
-        uv, uv_c, puv = self._project(cam, x.K), self._project(cam_c, x.K), self._project(pcam, x.K)
-        depth = x.depth
-        oof, occ = self._depth_test(uv, cam[..., 2], depth)
-        p_oof, p_occ = self._depth_test(puv, pcam[..., 2], depth)
-        f4 = np.float32
-        return dict(landmarks_2d=uv.astype(f4), landmarks_2d_contour=uv_c.astype(f4), landmarks_3d=cam.astype(f4),
-                    landmarks_3d_contour=cam_c.astype(f4), visible=~(oof | occ), self_occluded=occ, out_of_frame=oof,
-                    pupils_2d=puv.astype(f4), pupils_3d=pcam.astype(f4), pupils_visible=~(p_oof | p_occ))
-
-    @staticmethod
-    def _project(cam: np.ndarray, K: np.ndarray) -> np.ndarray:
-        """``(N, P, 3)`` camera points -> ``(N, P, 2)`` pixels (Camera.project's formula)."""
-        return cam[..., :2] / cam[..., 2:3] * K[:, None, 0, 0, None] + K[:, None, :2, 2]
+        pcam = _bary(self._pupil_bary, cam_v[:, self._pu])  # (3, 2, B)
+        f, c = K[:, 0, 0].astype(F4), K[:, :2, 2].T.astype(F4)[:, None]  # (B,), (2, 1, B)
+        uv, uv_c, puv = (p[:2] / p[2] * f + c for p in (cam, cam_c, pcam))  # Camera.project's formula
+        oof, occ = self._depth_test(uv, cam[2], depth, rows)
+        p_oof, p_occ = self._depth_test(puv, pcam[2], depth, rows)
+        out = dict(landmarks_2d=uv, landmarks_2d_contour=uv_c, landmarks_3d=cam, landmarks_3d_contour=cam_c,
+                   pupils_2d=puv, pupils_3d=pcam)
+        out = {k: np.ascontiguousarray(v.transpose(2, 1, 0)) for k, v in out.items()}  # (B, P, 2 or 3)
+        flags = dict(visible=~(oof | occ), self_occluded=occ, out_of_frame=oof, pupils_visible=~(p_oof | p_occ))
+        return out | {k: np.ascontiguousarray(v.T) for k, v in flags.items()}  # (B, P)
 
     def _contour(self, cam_v: np.ndarray) -> np.ndarray:
-        """``(N, S, 3)`` camera points of the silhouette landmarks slid to the outline
+        """``(3, S, B)`` camera points of the silhouette landmarks slid to the outline
         (projection._contour_points, in camera coordinates: the camera sits at the origin)."""
-        spec = self.spec
-        corners = cam_v[:, self._ct]  # (N, S, C, 3, 3)
-        pts = _bary(spec.contour_bary, corners)
-        normal = _cross(corners[..., 1, :] - corners[..., 0, :], corners[..., 2, :] - corners[..., 0, :])
-        normal /= _norm(normal) + 1e-30
-        to_cam = -pts / _norm(pts)
-        facing = (normal * to_cam).sum(-1)  # (N, S, C)
+        corners = cam_v[:, self._ct]  # (3, S, C, 3, B)
+        pts = _bary(self._contour_bary, corners)  # (3, S, C, B)
+        e1, e2 = corners[..., 1, :] - corners[..., 0, :], corners[..., 2, :] - corners[..., 0, :]
+        normal = np.stack([e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]])
+        length = np.sqrt(normal[0] ** 2 + normal[1] ** 2 + normal[2] ** 2) * np.sqrt(pts[0] ** 2 + pts[1] ** 2 + pts[2] ** 2)
+        facing = -(normal[0] * pts[0] + normal[1] * pts[1] + normal[2] * pts[2]) / (length + 1e-30)  # (S, C, B)
         front = facing > 0
-        c = facing.shape[2]
-        k = np.where(front.any(-1), np.argmax(front, -1), c - 1)
+        k = np.where(front.any(1), np.argmax(front, 1), facing.shape[1] - 1)  # (S, B)
         prev = np.maximum(k - 1, 0)
-        take = lambda a, i: np.take_along_axis(a, i[..., None], axis=2)[..., 0]  # noqa: E731
-        fa, fb = take(facing, prev), take(facing, k)
+        fa = np.take_along_axis(facing, prev[:, None], 1)[:, 0]
+        fb = np.take_along_axis(facing, k[:, None], 1)[:, 0]
         with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.where((k > 0) & (fb > fa), -fa / (fb - fa), 1.0)
-        t = np.clip(t, 0.0, 1.0)[..., None]
-        pa = np.take_along_axis(pts, prev[..., None, None], axis=2)[:, :, 0]
-        pb = np.take_along_axis(pts, k[..., None, None], axis=2)[:, :, 0]
+            t = np.clip(np.where((k > 0) & (fb > fa), -fa / (fb - fa), 1.0), 0.0, 1.0)
+        pa = np.take_along_axis(pts, prev[None, :, None], 2)[:, :, 0]
+        pb = np.take_along_axis(pts, k[None, :, None], 2)[:, :, 0]
         return (1 - t) * pa + t * pb
 
-    def _depth_test(self, uv: np.ndarray, z: np.ndarray, depth: np.ndarray):
-        """``(out_of_frame, self_occluded)`` ``(N, P)`` bool (projection._depth_test, batched)."""
-        n, h, w = depth.shape
-        oof = ((uv[..., 0] < 0) | (uv[..., 0] >= w) | (uv[..., 1] < 0) | (uv[..., 1] >= h) | (z <= 0)
-               | ~np.isfinite(uv).all(-1))
-        j0 = np.floor(np.nan_to_num(uv[..., 0]) - 0.5).astype(np.int64)
-        i0 = np.floor(np.nan_to_num(uv[..., 1]) - 0.5).astype(np.int64)
-        rows = np.arange(n)[:, None]
-        nearest_far = np.full(z.shape, -np.inf)
+    def _depth_test(self, uv: np.ndarray, z: np.ndarray, depth: np.ndarray, rows: np.ndarray):
+        """``(out_of_frame, self_occluded)`` ``(P, B)`` bool for pixels ``uv (2, P, B)`` at camera depth
+        ``z (P, B)`` of the samples ``rows (B,)`` of ``depth`` (projection._depth_test, batched): a point
+        is hidden when it lies more than the tolerance behind the farthest of its 4 nearest pixel centres."""
+        h, w = depth.shape[-2:]
+        oof = (uv[0] < 0) | (uv[0] >= w) | (uv[1] < 0) | (uv[1] >= h) | (z <= 0) | ~np.isfinite(uv).all(0)
+        j0 = np.floor(np.nan_to_num(uv[0]) - 0.5).astype(np.int64)
+        i0 = np.floor(np.nan_to_num(uv[1]) - 0.5).astype(np.int64)
+        flat = depth.reshape(-1)
+        planes = depth.dtype == np.uint8  # float16 split in low and high byte planes
+        first = rows * (flat.size // len(depth))  # each sample's first element in ``flat``
+        far = None
         for di in (0, 1):
             for dj in (0, 1):
-                d = depth[rows, np.clip(i0 + di, 0, h - 1), np.clip(j0 + dj, 0, w - 1)].astype(np.float64)
-                nearest_far = np.maximum(nearest_far, d)
-        occ = ~oof & (z > nearest_far + self.tolerance)
+                at = first + np.clip(i0 + di, 0, h - 1) * w + np.clip(j0 + dj, 0, w - 1)
+                if planes:
+                    d = (flat.take(at).astype(np.uint16) | flat.take(at + h * w).astype(np.uint16) << 8).view(np.float16)
+                else:
+                    d = flat.take(at)
+                d = d.astype(F4)
+                far = d if far is None else np.maximum(far, d)
+        occ = ~oof & (z > far + F4(self.tolerance))
         return oof, occ

@@ -8,6 +8,7 @@ replaced and its shard retried up to ``retries`` times; what still fails is repo
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import shutil
@@ -158,27 +159,31 @@ def _worker_main(plan: DatasetPlan, conn) -> None:
 _THREAD_VARS = ("LP_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def _worker_env(workers: int) -> dict[str, str]:
-    """Environment additions for local workers, so K workers do not oversubscribe the cores."""
+@contextlib.contextmanager
+def thread_share(workers: int):
+    """While open, processes started (spawned children copy the environment when they start) get
+    cores // ``workers`` threads each, so K workers do not oversubscribe the cores."""
     share = str(max(1, (os.cpu_count() or 1) // max(workers, 1)))
-    return {v: share for v in _THREAD_VARS if v not in os.environ}
+    env = {v: share for v in _THREAD_VARS if v not in os.environ}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for var in env:
+            os.environ.pop(var, None)
 
 
 def _run_local(plan, tasks, workers, retries, on_done, on_progress) -> list[tuple[int, str]]:
     ctx = mp.get_context("spawn")
-    env = _worker_env(min(workers, len(tasks)))
+    share = min(workers, len(tasks))
     pending, attempts, failures = deque(tasks), {}, []
     slots: list[dict] = []
 
     def start():
         parent, child = ctx.Pipe()
         p = ctx.Process(target=_worker_main, args=(plan, child), daemon=True)
-        os.environ.update(env)  # a spawned child copies the environment at start()
-        try:
+        with thread_share(share):
             p.start()
-        finally:
-            for var in env:
-                os.environ.pop(var, None)
         child.close()
         return dict(proc=p, conn=parent, task=None)
 

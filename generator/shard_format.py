@@ -20,6 +20,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from isal import isal_zlib
 
 SCHEMA_VERSION = 1  # integer; readers refuse a dataset with a newer one
 MANIFEST_NAME = "manifest.json"
@@ -126,6 +127,58 @@ def read_labels(folder: str | Path, manifest: dict, label_set: str, shard_file: 
     with h5py.File(label_file(folder, manifest, label_set, shard_file), "r") as f:
         g = f["labels"][label_set]
         return {k: g[k][sl] for k in LABEL_FIELDS}
+
+
+def deflated_rows(ds: h5py.Dataset) -> bool:
+    """Whether ``ds`` is stored as the writer stores images and depth: one chunk per row (sample),
+    deflate, optionally after the shuffle filter. Such rows can be read by ``inflate_row``."""
+    plist = ds.id.get_create_plist()
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    return (ds.chunks == (1, *ds.shape[1:]) and filters in ([h5py.h5z.FILTER_DEFLATE],
+                                                            [h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_DEFLATE]))
+
+
+def inflate_row(ds: h5py.Dataset, i: int) -> bytes:
+    """Row ``i`` of a ``deflated_rows`` dataset as stored, inflated: the raw chunk inflated with ISA-L
+    (about 1.4x zlib's speed here), past HDF5's filter pipeline. Shuffled multi-byte types come back
+    byte-shuffled (all first bytes, then all second bytes, ...); for uint8 the shuffle is a no-op."""
+    return isal_zlib.decompress(ds.id.read_direct_chunk((i,) + (0,) * (ds.ndim - 1))[1])
+
+
+def write_deflated(group: h5py.Group, name: str, data: np.ndarray) -> h5py.Dataset:
+    """``group[name] = data`` as one chunk with HDF5's shuffle + deflate filters, the bytes shuffled
+    here and deflated by ISA-L (level 1) and written raw: any HDF5 reader reads it as usual, and a
+    256-sample 490-point label set is written in 23 ms instead of 69 ms through h5py's gzip filter,
+    at the same size (``facegen relabel`` spent a third of its time compressing label sets)."""
+    data = np.ascontiguousarray(data)
+    if data.size == 0:
+        return group.create_dataset(name, data=data)
+    ds = group.create_dataset(name, data.shape, data.dtype, chunks=data.shape, compression="gzip",
+                              compression_opts=1, shuffle=True)
+    planes = data.reshape(-1).view(np.uint8).reshape(-1, data.dtype.itemsize).T  # shuffle: byte k of every element
+    ds.id.write_direct_chunk((0,) * data.ndim, isal_zlib.compress(np.ascontiguousarray(planes).tobytes(), 1))
+    return ds
+
+
+def read_depth_bytes(depth: h5py.Dataset) -> np.ndarray:
+    """A shard's depth maps, inflated but left byte-shuffled: ``(N, 2, H, W) uint8``, the low and
+    the high byte of each float16 (``depth_from_bytes`` joins them). Relabelling needs a few
+    thousand of the 65,536 depths per image and reading them is most of its cost, so this skips
+    HDF5's filter pipeline and the un-shuffle (``inflate_row``). Depth stored any other way is read
+    through h5py and split into the same planes."""
+    n, h, w = depth.shape
+    if depth.dtype != np.float16 or not deflated_rows(depth) or depth.shuffle is False:
+        return np.ascontiguousarray(depth[()].astype(np.float16).view(np.uint8).reshape(n, h, w, 2)
+                                    .transpose(0, 3, 1, 2))
+    out = np.empty((n, 2, h, w), np.uint8)
+    for i in range(n):
+        out[i] = np.frombuffer(inflate_row(depth, i), np.uint8).reshape(2, h, w)
+    return out
+
+
+def depth_from_bytes(planes: np.ndarray) -> np.ndarray:
+    """``(..., 2, H, W) uint8`` byte planes (``read_depth_bytes``) -> ``(..., H, W) float16``."""
+    return (planes[..., 0, :, :].astype(np.uint16) | planes[..., 1, :, :].astype(np.uint16) << 8).view(np.float16)
 
 
 def check_shard(path: str | Path, expected_count: int | None = None, label_sets: tuple[str, ...] = ()) -> list[str]:

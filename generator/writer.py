@@ -145,7 +145,7 @@ def write_label_set(parent: h5py.Group, name: str, spec, texts: dict[str, str], 
     """Group ``parent/name`` with ``LABEL_FIELDS`` arrays and the spec's attributes."""
     g = parent.create_group(name)
     for k in sf.LABEL_FIELDS:
-        g.create_dataset(k, data=labels[k], compression="gzip", compression_opts=1, shuffle=True)
+        sf.write_deflated(g, k, labels[k])
     g.attrs["spec_name"] = spec.name
     g.attrs["spec_hash"] = spec.content_hash
     g.attrs["spec_source"] = str(spec_source)

@@ -132,6 +132,7 @@ class ShardReader:
         self._pid = os.getpid()
         self._files: OrderedDict[str, h5py.File] = OrderedDict()
         self._labels: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
+        self._deflated: dict[str, bool] = {}  # shard path -> images readable by shard_format.inflate_row
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in ("_files", "_labels", "_pid")}
@@ -185,8 +186,13 @@ class ShardReader:
         """``(H, W, 3) uint8`` image ``row`` of shard ``k``."""
         path = self.index.shards[k].shard_path
         try:
-            return self._file(path)["images"][row]
-        except (OSError, KeyError) as exc:
+            images = self._file(path)["images"]
+            if path not in self._deflated:
+                self._deflated[path] = images.dtype == np.uint8 and sf.deflated_rows(images)
+            if self._deflated[path]:  # the writer's layout: inflate the chunk directly (~1.5x faster)
+                return np.frombuffer(bytearray(sf.inflate_row(images, row)), np.uint8).reshape(images.shape[1:])
+            return images[row]
+        except (OSError, KeyError, ValueError, sf.isal_zlib.error) as exc:
             raise LoaderError(f"{path}: corrupt shard ({' '.join(str(exc).split())})") from None
 
     def item(self, k: int, row: int) -> dict:
