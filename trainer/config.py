@@ -65,6 +65,8 @@ class TrainConfig:
     log_every: int = 10  # steps between CSV / TensorBoard rows
     checkpoint_every: int = 500  # steps between checkpoints (and one at the end)
     resume: bool = True  # continue from out_dir/last.pt when it exists
+    init_from: str | None = None  # a checkpoint whose model weights start this run (fine-tuning, e.g. DALN
+    #                               from a synthetic-only model); fresh optimizer, step 0; unused on resume
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
     amp: bool = True  # mixed precision (CUDA only)
     num_workers: int = 0  # DataLoader worker processes

@@ -145,6 +145,12 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
         opt.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         step = int(state["step"])
+    elif cfg.init_from:
+        state = load_checkpoint(cfg.init_from, map_location=device)
+        if state["meta"]["hourglass"] != meta["hourglass"]:
+            raise ValueError(f"{cfg.init_from}: init_from checkpoint has another model "
+                             f"({state['meta']['hourglass']}, this run: {meta['hourglass']})")
+        model.load_state_dict(state["model"])
     net = model
     if distributed:
         from torch.nn.parallel import DistributedDataParallel

@@ -83,3 +83,27 @@ def test_other_modes_train_and_evaluate(tmp_path, shards, small_real, capsys, mo
     assert ("label transfer" in out) == (mode == "synthetic+real")
     values = [float(x) for x in re.findall(r"\| (\d+\.\d+)", out)]
     assert values and np.isfinite(values).all()
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="needs the real_faces folder")
+def test_init_from_starts_daln_from_synthetic_weights(tmp_path, shards, small_real, capsys):
+    import torch
+
+    from facegen.trainer.train import load_checkpoint
+    assert main(["train", "--config", str(_config(tmp_path, shards, "synthetic", 2, small_real, out="synth")),
+                 "--quiet"]) == 0
+    base = load_checkpoint(tmp_path / "synth" / "last.pt")
+    cfg = yaml.safe_load(_config(tmp_path, shards, "daln", 1, small_real, out="ft").read_text())
+    cfg.update(lr=1e-12, init_from=str(tmp_path / "synth" / "last.pt"))  # one tiny step: weights stay the start's
+    (tmp_path / "ft.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["train", "--config", str(tmp_path / "ft.yaml"), "--quiet"]) == 0
+    tuned = load_checkpoint(tmp_path / "ft" / "last.pt")
+    assert tuned["step"] == 1 and tuned["meta"]["mode"] == "daln"
+    weights = [k for k, v in base["model"].items() if v.is_floating_point() and "running" not in k]
+    assert weights and all(torch.allclose(base["model"][k], tuned["model"][k], rtol=0, atol=1e-9) for k in weights)
+    cfg.update(out_dir=str(tmp_path / "ft2"), model=dict(cfg["model"], channels=8))  # another model: refused
+    (tmp_path / "ft2.yaml").write_text(yaml.safe_dump(cfg))
+    capsys.readouterr()
+    assert main(["train", "--config", str(tmp_path / "ft2.yaml"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "init_from checkpoint has another model" in err and "Traceback" not in err
