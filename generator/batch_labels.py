@@ -52,7 +52,7 @@ class SparseHead:
 
     def __init__(self, model, ids: np.ndarray):
         self.ids = ids = np.asarray(ids, np.int64)  # (S,) vertex ids
-        nv, s = model.n_vertices, len(ids)
+        nv = model.n_vertices
         planes = (np.arange(3)[:, None] + ids[None] * 3).ravel()  # (3S,) x of every vertex, then y, then z
         jcols = 3 * nv + np.arange(3 * len(model.chain_names))
         comps = model.components.astype(np.float64)
@@ -70,12 +70,11 @@ class SparseHead:
         self._n_j = len(model.chain_names)
         self._eye_sel = [np.flatnonzero(np.isin(ids, members)) for members in eyes]  # local ids per eye
         self._weights = model.skin_weights[ids].astype(F4)  # (S, 1 + J)
-        self._n = s
 
     def posed(self, identity, expression, gaze, head_pose, R, t) -> np.ndarray:
         """``(3, S, B)`` float32 posed positions (``HeadModel.vertices`` to float32 round-off) in
         camera coordinates ``R x + t``; every input has ``B = BLOCK`` rows (``R (B, 3, 3)``, ...)."""
-        b, s, nj = len(identity), self._n, self._n_j
+        b, s, nj = len(identity), len(self.ids), self._n_j
         coef = np.concatenate([np.ones((b, 1)), identity, expression], 1).astype(F4)
         flat = coef @ self._basis  # (B, 3S + 3J + 6)
         verts = np.ascontiguousarray(flat[:, : 3 * s].T).reshape(3, s, b)
