@@ -26,6 +26,7 @@ import numpy as np
 
 from facegen.generator.head_model import CHAIN_FRACTIONS, axis_angle_fractions, rotation_matrices
 from facegen.generator.projection import DEPTH_TOLERANCE_M
+from facegen.generator.shard_format import float16_from_bytes
 from facegen.landmark_specs.resolve import ResolvedSpec
 
 BLOCK = 32  # samples per padded block (fixed, so BLAS sees the same shapes whatever the batch)
@@ -207,7 +208,7 @@ class BatchLabeler:
             for dj in (0, 1):
                 at = first + np.clip(i0 + di, 0, h - 1) * w + np.clip(j0 + dj, 0, w - 1)
                 if planes:
-                    d = (flat.take(at).astype(np.uint16) | flat.take(at + h * w).astype(np.uint16) << 8).view(np.float16)
+                    d = float16_from_bytes(flat.take(at), flat.take(at + h * w))
                 else:
                     d = flat.take(at)
                 d = d.astype(F4)

@@ -177,9 +177,14 @@ def read_depth_bytes(depth: h5py.Dataset) -> np.ndarray:
     return out
 
 
+def float16_from_bytes(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """float16 values from their low and high bytes (uint8 arrays of one shape)."""
+    return (low.astype(np.uint16) | high.astype(np.uint16) << 8).view(np.float16)
+
+
 def depth_from_bytes(planes: np.ndarray) -> np.ndarray:
     """``(..., 2, H, W) uint8`` byte planes (``read_depth_bytes``) -> ``(..., H, W) float16``."""
-    return (planes[..., 0, :, :].astype(np.uint16) | planes[..., 1, :, :].astype(np.uint16) << 8).view(np.float16)
+    return float16_from_bytes(planes[..., 0, :, :], planes[..., 1, :, :])
 
 
 def check_shard(path: str | Path, expected_count: int | None = None, label_sets: tuple[str, ...] = ()) -> list[str]:
