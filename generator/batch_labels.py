@@ -26,10 +26,10 @@ import numpy as np
 
 from facegen.generator.head_model import CHAIN_FRACTIONS, axis_angle_fractions, rotation_matrices
 from facegen.generator.projection import DEPTH_TOLERANCE_M
-from facegen.generator.shard_format import float16_from_bytes
+from facegen.generator.shard_format import float16_codes
 from facegen.landmark_specs.resolve import ResolvedSpec
 
-BLOCK = 32  # samples per padded block (fixed, so BLAS sees the same shapes whatever the batch)
+BLOCK = 64  # samples per padded block (fixed, so BLAS sees the same shapes whatever the batch)
 F4 = np.float32
 
 
@@ -133,28 +133,30 @@ class BatchLabeler:
         self._lm, self._ct, self._pu = corners(spec.triangle), corners(spec.contour_triangle), corners(spec.pupil_triangle)
         self._bary, self._pupil_bary = spec.bary.astype(F4), spec.pupil_bary.astype(F4)  # (K, 3), (2, 3)
         self._contour_bary = spec.contour_bary.astype(F4)  # (S, C, 3)
+        # Candidates share triangles (807 distinct of 61 x 24 for the 490 spec): facing is per triangle.
+        tri_u, self._ct_of = np.unique(spec.contour_triangle, return_inverse=True)
+        self._ct_of = self._ct_of.reshape(spec.contour_triangle.shape)  # (S, C) -> row of tri_u
+        self._ctu = corners(tri_u)  # (U, 3) local ids
 
     def label(self, x: SampleInputs) -> dict[str, np.ndarray]:
         """``shard_format.LABEL_FIELDS`` arrays for the N samples of ``x`` (N may be 0)."""
-        n = len(x.identity)
-        parts = []
+        n, k = len(x.identity), self.spec.n_landmarks
+        shapes = dict(landmarks_2d=(k, 2), landmarks_2d_contour=(k, 2), landmarks_3d=(k, 3), landmarks_3d_contour=(k, 3),
+                      pupils_2d=(2, 2), pupils_3d=(2, 3), visible=(k,), self_occluded=(k,), out_of_frame=(k,),
+                      pupils_visible=(2,))
+        out = {name: np.empty((n, *shape), F4 if len(shape) == 2 else bool) for name, shape in shapes.items()}
         per_sample = [f for f in SampleInputs.__dataclass_fields__ if f != "depth"]
         for a in range(0, n, BLOCK):
             rows = np.minimum(np.arange(a, a + BLOCK), n - 1)  # a short last block repeats its last sample
             block = self._label(*(getattr(x, f)[rows] for f in per_sample), depth=x.depth, rows=rows)
-            parts.append({k: v[: min(BLOCK, n - a)] for k, v in block.items()})
-        if not parts:
-            k, f4 = self.spec.n_landmarks, np.float32
-            parts = [dict(landmarks_2d=np.zeros((0, k, 2), f4), landmarks_2d_contour=np.zeros((0, k, 2), f4),
-                          landmarks_3d=np.zeros((0, k, 3), f4), landmarks_3d_contour=np.zeros((0, k, 3), f4),
-                          visible=np.zeros((0, k), bool), self_occluded=np.zeros((0, k), bool),
-                          out_of_frame=np.zeros((0, k), bool), pupils_2d=np.zeros((0, 2, 2), f4),
-                          pupils_3d=np.zeros((0, 2, 3), f4), pupils_visible=np.zeros((0, 2), bool))]
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            for name, v in block.items():  # (C, P, B) planes or (P, B) flags -> (B, P, C) or (B, P) rows
+                out[name][a: a + BLOCK] = v.T[: n - a]
+        return out
 
     def _label(self, identity, expression, gaze, head_pose, K, R, t, depth, rows) -> dict[str, np.ndarray]:
         """One block of exactly BLOCK samples: ``SampleInputs`` fields of those rows, except the depth
-        maps, which stay whole (``rows`` picks a block's maps: no copy)."""
+        maps, which stay whole (``rows`` picks a block's maps: no copy). Returns ``(C, P, B)``
+        coordinate planes and ``(P, B)`` flags."""
         spec = self.spec
         cam_v = self.head.posed(identity, expression, gaze, head_pose, R, t)  # (3, S, B)
         cam = _bary(self._bary, cam_v[:, self._lm])  # (3, K, B)
@@ -166,52 +168,71 @@ class BatchLabeler:
         uv, uv_c, puv = (p[:2] / p[2] * f + c for p in (cam, cam_c, pcam))  # Camera.project's formula
         oof, occ = self._depth_test(uv, cam[2], depth, rows)
         p_oof, p_occ = self._depth_test(puv, pcam[2], depth, rows)
-        out = dict(landmarks_2d=uv, landmarks_2d_contour=uv_c, landmarks_3d=cam, landmarks_3d_contour=cam_c,
-                   pupils_2d=puv, pupils_3d=pcam)
-        out = {k: np.ascontiguousarray(v.transpose(2, 1, 0)) for k, v in out.items()}  # (B, P, 2 or 3)
-        flags = dict(visible=~(oof | occ), self_occluded=occ, out_of_frame=oof, pupils_visible=~(p_oof | p_occ))
-        return out | {k: np.ascontiguousarray(v.T) for k, v in flags.items()}  # (B, P)
+        return dict(landmarks_2d=uv, landmarks_2d_contour=uv_c, landmarks_3d=cam, landmarks_3d_contour=cam_c,
+                    pupils_2d=puv, pupils_3d=pcam, visible=~(oof | occ), self_occluded=occ, out_of_frame=oof,
+                    pupils_visible=~(p_oof | p_occ))
 
     def _contour(self, cam_v: np.ndarray) -> np.ndarray:
         """``(3, S, B)`` camera points of the silhouette landmarks slid to the outline
-        (projection._contour_points, in camera coordinates: the camera sits at the origin)."""
-        corners = cam_v[:, self._ct]  # (3, S, C, 3, B)
-        pts = _bary(self._contour_bary, corners)  # (3, S, C, B)
-        e1, e2 = corners[..., 1, :] - corners[..., 0, :], corners[..., 2, :] - corners[..., 0, :]
+        (projection._contour_points, in camera coordinates: the camera sits at the origin).
+
+        A candidate faces the camera when its triangle does: ``n . (0 - p) > 0`` for the triangle's
+        normal ``n`` and any point ``p`` of its plane, so the sign is computed once per distinct
+        triangle, with ``p`` its first corner, and the candidate points themselves only at the two
+        candidates each landmark interpolates between."""
+        c = cam_v[:, self._ctu]  # (3, U, 3, B)
+        e1, e2 = c[:, :, 1] - c[:, :, 0], c[:, :, 2] - c[:, :, 0]
         normal = np.stack([e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]])
-        length = np.sqrt(normal[0] ** 2 + normal[1] ** 2 + normal[2] ** 2) * np.sqrt(pts[0] ** 2 + pts[1] ** 2 + pts[2] ** 2)
-        facing = -(normal[0] * pts[0] + normal[1] * pts[1] + normal[2] * pts[2]) / (length + 1e-30)  # (S, C, B)
-        front = facing > 0
-        k = np.where(front.any(1), np.argmax(front, 1), facing.shape[1] - 1)  # (S, B)
+        dot = normal[0] * c[0, :, 0] + normal[1] * c[1, :, 0] + normal[2] * c[2, :, 0]  # (U, B) n . p
+        n_len = np.sqrt(normal[0] ** 2 + normal[1] ** 2 + normal[2] ** 2)
+        front = (dot < 0)[self._ct_of]  # (S, C, B)
+        n_c = front.shape[1]
+        k = np.where(front.any(1), np.argmax(front, 1), n_c - 1)  # (S, B)
         prev = np.maximum(k - 1, 0)
-        fa = np.take_along_axis(facing, prev[:, None], 1)[:, 0]
-        fb = np.take_along_axis(facing, k[:, None], 1)[:, 0]
+        b = k.shape[1]
+        s_idx, b_idx = np.arange(len(k))[:, None] * n_c, np.arange(b)
+        flat_v = cam_v.reshape(3, -1)  # vertex i of sample j at i * B + j
+
+        def candidate(j):  # (3, S, B) points and (S, B) facing of candidates j (S, B)
+            sc = s_idx + j  # flat (S, C) index
+            at = self._ct.reshape(-1, 3)[sc] * b + b_idx[:, None]  # (S, B, 3) into flat_v
+            w, corners = self._contour_bary.reshape(-1, 3)[sc], flat_v[:, at]  # (S, B, 3), (3, S, B, 3)
+            p = w[..., 0] * corners[..., 0] + w[..., 1] * corners[..., 1] + w[..., 2] * corners[..., 2]
+            u = self._ct_of.reshape(-1)[sc] * b + b_idx  # (S, B) into dot, n_len
+            return p, -dot.take(u) / (n_len.take(u) * np.sqrt(p[0] ** 2 + p[1] ** 2 + p[2] ** 2) + F4(1e-30))
+
+        pa, fa = candidate(prev)
+        pb, fb = candidate(k)
         with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.clip(np.where((k > 0) & (fb > fa), -fa / (fb - fa), 1.0), 0.0, 1.0)
-        pa = np.take_along_axis(pts, prev[None, :, None], 2)[:, :, 0]
-        pb = np.take_along_axis(pts, k[None, :, None], 2)[:, :, 0]
+            t = np.clip(np.where((k > 0) & (fb > fa), -fa / (fb - fa), F4(1.0)), 0.0, 1.0)
         return (1 - t) * pa + t * pb
 
     def _depth_test(self, uv: np.ndarray, z: np.ndarray, depth: np.ndarray, rows: np.ndarray):
         """``(out_of_frame, self_occluded)`` ``(P, B)`` bool for pixels ``uv (2, P, B)`` at camera depth
         ``z (P, B)`` of the samples ``rows (B,)`` of ``depth`` (projection._depth_test, batched): a point
-        is hidden when it lies more than the tolerance behind the farthest of its 4 nearest pixel centres."""
+        is hidden when it lies more than the tolerance behind the farthest of its 4 nearest pixel centres.
+
+        Depths are non-negative (inf: background), and for non-negative floats the order of their bit
+        patterns read as unsigned integers is the order of the values (NaN above inf): the farthest
+        of the 4 is found on the integer codes and only it is turned back into a float."""
         h, w = depth.shape[-2:]
         oof = (uv[0] < 0) | (uv[0] >= w) | (uv[1] < 0) | (uv[1] >= h) | (z <= 0) | ~np.isfinite(uv).all(0)
-        j0 = np.floor(np.nan_to_num(uv[0]) - 0.5).astype(np.int64)
-        i0 = np.floor(np.nan_to_num(uv[1]) - 0.5).astype(np.int64)
+        with np.errstate(invalid="ignore"):  # non-finite uv: any pixel will do, the point is out of frame
+            j0 = np.floor(uv[0] - F4(0.5)).astype(np.intp)
+            i0 = np.floor(uv[1] - F4(0.5)).astype(np.intp)
         flat = depth.reshape(-1)
         planes = depth.dtype == np.uint8  # float16 split in low and high byte planes
-        first = rows * (flat.size // len(depth))  # each sample's first element in ``flat``
-        far = None
-        for di in (0, 1):
-            for dj in (0, 1):
-                at = first + np.clip(i0 + di, 0, h - 1) * w + np.clip(j0 + dj, 0, w - 1)
+        row_at = [rows * (flat.size // len(depth)) + np.clip(i0 + di, 0, h - 1) * w for di in (0, 1)]
+        cols = [np.clip(j0 + dj, 0, w - 1) for dj in (0, 1)]
+        code = None
+        for r in row_at:
+            for c in cols:
+                at = r + c
                 if planes:
-                    d = float16_from_bytes(flat.take(at), flat.take(at + h * w))
+                    k = float16_codes(flat.take(at), flat.take(at + h * w))
                 else:
-                    d = flat.take(at)
-                d = d.astype(F4)
-                far = d if far is None else np.maximum(far, d)
+                    k = flat.take(at).view(f"u{depth.dtype.itemsize}")
+                code = k if code is None else np.maximum(code, k)
+        far = (code.view(np.float16) if planes else code.view(depth.dtype)).astype(F4)
         occ = ~oof & (z > far + F4(self.tolerance))
         return oof, occ

@@ -37,11 +37,13 @@ class RelabelJob:
     shards: tuple[dict, ...]  # manifest shard entries (file, count, sha256, ...)
 
 
-def read_inputs(f: h5py.File) -> SampleInputs:
-    """The labeler's inputs for all samples of an open shard."""
+def read_inputs(f: h5py.File, depth_buffer: np.ndarray | None = None) -> SampleInputs:
+    """The labeler's inputs for all samples of an open shard (``depth_buffer``: see
+    ``shard_format.read_depth_bytes``)."""
     s = f["samples"]
     return SampleInputs(s["identity_coefficients"][()], s["expression"][()], s["gaze"][()], s["head_pose"][()],
-                        s["camera_K"][()], s["camera_R"][()], s["camera_t"][()], sf.read_depth_bytes(f["depth"]))
+                        s["camera_K"][()], s["camera_R"][()], s["camera_t"][()],
+                        sf.read_depth_bytes(f["depth"], depth_buffer))
 
 
 def _worker_start() -> None:
@@ -55,12 +57,14 @@ def _relabel_shards(job: RelabelJob) -> list[dict]:
     spec = job.spec
     labeler, texts = BatchLabeler(spec, HeadModel.load()), spec_texts(job.spec_source)
     out_dir = Path(job.folder) / sf.LABELS_DIR / job.name
-    entries = []
+    entries, buffer = [], np.empty(0, np.uint8)
     for sh in job.shards:
         with h5py.File(Path(job.folder) / sh["file"], "r") as f:
             if "depth" not in f:
                 raise UserError(f"{Path(job.folder) / sh['file']}: no stored depth; cannot relabel without rendering")
-            labels = labeler.label(read_inputs(f))
+            if buffer.size < f["depth"].size * 2:
+                buffer = np.empty(f["depth"].size * 2, np.uint8)
+            labels = labeler.label(read_inputs(f, buffer))
         final = out_dir / sh["file"]
         tmp = out_dir / f"{sh['file']}{sf.TMP_SUFFIX}-{os.getpid()}"
         try:

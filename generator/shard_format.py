@@ -161,25 +161,60 @@ def write_deflated(group: h5py.Group, name: str, data: np.ndarray) -> h5py.Datas
     return ds
 
 
-def read_depth_bytes(depth: h5py.Dataset) -> np.ndarray:
+def stored_rows(ds: h5py.Dataset) -> list[bytes] | None:
+    """Every row of a ``deflated_rows`` dataset as stored (still compressed), in row order, or
+    ``None`` when they cannot be read this way (a row never written, an unusual file driver, an
+    h5py without ``chunk_iter``). The chunk index is walked once and the bytes read with
+    ``os.pread``: ~2 us a row, where ``read_direct_chunk`` costs ~20 us."""
+    if ds.file.driver != "sec2" or not hasattr(ds.id, "chunk_iter"):
+        return None
+    spots: list = [None] * ds.shape[0]
+
+    def note(info):
+        if info.filter_mask == 0:  # 0: every filter of the pipeline was applied
+            spots[info.chunk_offset[0]] = (info.byte_offset, info.size)
+
+    ds.id.chunk_iter(note)
+    if any(s is None for s in spots):
+        return None
+    fd = os.open(ds.file.filename, os.O_RDONLY)
+    try:
+        return [os.pread(fd, size, offset) for offset, size in spots]
+    finally:
+        os.close(fd)
+
+
+def read_depth_bytes(depth: h5py.Dataset, buffer: np.ndarray | None = None) -> np.ndarray:
     """A shard's depth maps, inflated but left byte-shuffled: ``(N, 2, H, W) uint8``, the low and
-    the high byte of each float16 (``depth_from_bytes`` joins them). Relabelling needs a few
-    thousand of the 65,536 depths per image and reading them is most of its cost, so this skips
-    HDF5's filter pipeline and the un-shuffle (``inflate_row``). Depth stored any other way is read
-    through h5py and split into the same planes."""
+    the high byte of each float16 (``float16_codes`` joins them). Relabelling needs a few thousand
+    of the 65,536 depths per image and reading them is most of its cost, so this skips HDF5's
+    filter pipeline and the un-shuffle (``stored_rows``, ISA-L). Depth stored any other way is read
+    through h5py and split into the same planes.
+
+    ``buffer``: a uint8 array of at least ``N * 2 * H * W`` elements to fill (the result is a view
+    of it); reusing one across shards saves the page faults of a fresh 16 MB array (~35 us a row)."""
     n, h, w = depth.shape
-    if depth.dtype != np.float16 or not deflated_rows(depth) or depth.shuffle is False:
+    fast = depth.dtype == np.float16 and deflated_rows(depth) and depth.shuffle
+    rows = stored_rows(depth) if fast else None
+    if rows is None:
         return np.ascontiguousarray(depth[()].astype(np.float16).view(np.uint8).reshape(n, h, w, 2)
                                     .transpose(0, 3, 1, 2))
-    out = np.empty((n, 2, h, w), np.uint8)
-    for i in range(n):
-        out[i] = np.frombuffer(inflate_row(depth, i, 3), np.uint8).reshape(2, h, w)
+    size = n * 2 * h * w
+    out = (np.empty(size, np.uint8) if buffer is None or buffer.size < size else buffer.reshape(-1)[:size])
+    out = out.reshape(n, 2, h, w)
+    for i, raw in enumerate(rows):
+        out[i] = np.frombuffer(isal_zlib.decompress(raw), np.uint8).reshape(2, h, w)
     return out
+
+
+def float16_codes(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """uint16 bit patterns of float16 values from their low and high bytes (uint8 arrays of one shape)."""
+    return high.astype(np.uint16) << 8 | low
 
 
 def float16_from_bytes(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """float16 values from their low and high bytes (uint8 arrays of one shape)."""
-    return (low.astype(np.uint16) | high.astype(np.uint16) << 8).view(np.float16)
+    return float16_codes(low, high).view(np.float16)
 
 
 def depth_from_bytes(planes: np.ndarray) -> np.ndarray:

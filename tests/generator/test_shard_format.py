@@ -32,6 +32,9 @@ def test_depth_bytes_and_image_rows_match_h5py(tmp_path):
                          shuffle=True)
         f.create_dataset("depth_plain", data=depth)  # another layout: read through h5py
         f.create_dataset("depth_lzf", data=depth, chunks=(2, 16, 16), compression="lzf")
+        gap = f.create_dataset("depth_gap", (4, 16, 16), np.float16, chunks=(1, 16, 16), compression="gzip",
+                               shuffle=True, fillvalue=np.inf)
+        gap[0], gap[1], gap[3] = depth[0], depth[1], depth[3]  # row 2 never written: the fill value
     with h5py.File(tmp_path / "s.h5", "r") as f:
         assert sf.deflated_rows(f["depth"]) and sf.deflated_rows(f["images"])
         assert not sf.deflated_rows(f["depth_plain"]) and not sf.deflated_rows(f["depth_lzf"])
@@ -39,5 +42,11 @@ def test_depth_bytes_and_image_rows_match_h5py(tmp_path):
             planes = sf.read_depth_bytes(f[name])
             assert planes.shape == (4, 2, 16, 16) and planes.dtype == np.uint8
             assert np.array_equal(sf.depth_from_bytes(planes), depth), name
+        rows = sf.stored_rows(f["depth"])
+        assert rows == [f["depth"].id.read_direct_chunk((i, 0, 0))[1] for i in range(4)]
+        assert sf.stored_rows(f["depth_gap"]) is None
+        with_gap = depth.copy()
+        with_gap[2] = np.inf
+        assert np.array_equal(sf.depth_from_bytes(sf.read_depth_bytes(f["depth_gap"])), with_gap)
         for i in range(4):
             assert np.frombuffer(sf.inflate_row(f["images"], i), np.uint8).reshape(16, 16, 3).tolist() == images[i].tolist()
