@@ -143,3 +143,37 @@ def test_curve_samples_lie_on_the_surface_evenly(tmp_path, mesh):
     steps = np.linalg.norm(np.diff(pos, axis=0), axis=1)
     assert steps.max() < 2.0 * steps.mean()
     assert np.all(s.bary >= -1e-9) and np.allclose(s.bary.sum(axis=1), 1.0)
+
+
+def test_frontal_hits_match_a_test_against_every_triangle(mesh):
+    """The grid lookup must find the same nearest hit as casting each ray at all triangles, also
+    for rays through vertices and edge midpoints (on triangle borders) and rays that miss."""
+    from facegen.landmark_specs.surface import Surface
+    surface = Surface(mesh)
+    v, f = surface.v, surface.f
+    rng = np.random.default_rng(0)
+    xz = np.concatenate([v[rng.choice(len(v), 300, replace=False)][:, [0, 2]],
+                         ((v[f[:200, 0]] + v[f[:200, 1]]) / 2)[:, [0, 2]],
+                         rng.uniform(v[:, [0, 2]].min(axis=0) - 0.02, v[:, [0, 2]].max(axis=0) + 0.02, (300, 2))])
+    mask = rng.random(len(f)) < 0.7
+    for face_mask in (None, mask):
+        tri, bary = surface.frontal_hits(xz, face_mask)
+        ids = np.arange(len(f)) if face_mask is None else np.flatnonzero(face_mask)
+        corners = v[f[ids]]
+        for i, q in enumerate(xz):
+            a, b, c = corners[:, 0, [0, 2]], corners[:, 1, [0, 2]], corners[:, 2, [0, 2]]
+            det = (b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0]
+            ok = np.abs(det) > 1e-14
+            d = q - a
+            b1 = np.where(ok, (d[:, 0] * (c - a)[:, 1] - d[:, 1] * (c - a)[:, 0]) / np.where(ok, det, 1), -1)
+            b2 = np.where(ok, ((b - a)[:, 0] * d[:, 1] - (b - a)[:, 1] * d[:, 0]) / np.where(ok, det, 1), -1)
+            inside = ok & (b1 >= -1e-9) & (b2 >= -1e-9) & (1 - b1 - b2 >= -1e-9)
+            if not inside.any():
+                assert tri[i] == -1
+                continue
+            depth = np.where(inside, (1 - b1 - b2) * corners[:, 0, 1] + b1 * corners[:, 1, 1] + b2 * corners[:, 2, 1],
+                             np.inf)
+            assert tri[i] == ids[int(np.argmin(depth))], i
+            assert np.allclose(bary[i], np.clip([1 - b1 - b2, b1, b2], 0, 1)[:, int(np.argmin(depth))]
+                               / np.clip([1 - b1 - b2, b1, b2], 0, 1)[:, int(np.argmin(depth))].sum())
+    assert (tri >= 0).sum() > 400 and (tri < 0).sum() > 20  # the check covered hits and misses
