@@ -142,10 +142,17 @@ def scene_inputs(model, scene) -> tuple[np.ndarray, np.ndarray]:
 
 def write_label_set(parent: h5py.Group, name: str, spec, texts: dict[str, str], spec_source: str,
                     labels: dict[str, np.ndarray]) -> None:
-    """Group ``parent/name`` with ``LABEL_FIELDS`` arrays and the spec's attributes."""
+    """Group ``parent/name`` with ``LABEL_FIELDS`` arrays and the spec's attributes.
+
+    The bool flags are deflated (13-480x smaller); the float32 coordinates are stored plain: their
+    low mantissa bytes are noise, so deflate saved only 21% of a label file (490 points, 256
+    samples: 4.0 vs 5.1 MB) while writing took 104 instead of 59 us a sample and reading 6x longer."""
     g = parent.create_group(name)
     for k in sf.LABEL_FIELDS:
-        sf.write_deflated(g, k, labels[k])
+        if labels[k].dtype == np.bool_:
+            sf.write_deflated(g, k, labels[k])
+        else:
+            g.create_dataset(k, data=labels[k])
     g.attrs["spec_name"] = spec.name
     g.attrs["spec_hash"] = spec.content_hash
     g.attrs["spec_source"] = str(spec_source)
