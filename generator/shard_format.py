@@ -162,9 +162,9 @@ def inflate_row(ds: h5py.Dataset, i: int) -> bytes:
 
 def write_deflated(group: h5py.Group, name: str, data: np.ndarray) -> h5py.Dataset:
     """``group[name] = data`` as one chunk with HDF5's shuffle + deflate filters, the bytes shuffled
-    here and deflated by ISA-L (level 1) and written raw: any HDF5 reader reads it as usual, and a
-    256-sample 490-point label set is written in 23 ms instead of 69 ms through h5py's gzip filter,
-    at the same size (``facegen relabel`` spent a third of its time compressing label sets)."""
+    here and deflated by ISA-L (level 1) and written raw: any HDF5 reader reads it as usual, about
+    3x faster than through h5py's gzip filter at the same size (a 256-sample 490-point label set
+    with every field deflated: 23 instead of 69 ms). Label sets use it for their bool flags."""
     data = np.ascontiguousarray(data)
     if data.size == 0:
         return group.create_dataset(name, data=data)
