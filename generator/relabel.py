@@ -60,12 +60,18 @@ def _relabel_shards(job: RelabelJob, labeler: BatchLabeler | None = None) -> lis
     out_dir = Path(job.folder) / sf.LABELS_DIR / job.name
     entries, buffer = [], np.empty(0, np.uint8)
     for sh in job.shards:
-        with h5py.File(Path(job.folder) / sh["file"], "r") as f:
-            if "depth" not in f:
-                raise UserError(f"{Path(job.folder) / sh['file']}: no stored depth; cannot relabel without rendering")
-            if buffer.size < f["depth"].size * 2:
-                buffer = np.empty(f["depth"].size * 2, np.uint8)
-            labels = labeler.label(read_inputs(f, buffer))
+        path = Path(job.folder) / sh["file"]
+        try:
+            with h5py.File(path, "r") as f:
+                if "depth" not in f:
+                    raise UserError(f"{path}: no stored depth; cannot relabel without rendering")
+                if buffer.size < f["depth"].size * 2:
+                    buffer = np.empty(f["depth"].size * 2, np.uint8)
+                x = read_inputs(f, buffer)
+        except (OSError, KeyError, ValueError, sf.InflateError) as exc:
+            raise UserError(f"{path}: corrupt shard ({' '.join(str(exc).split())}); "
+                            f"`facegen inspect {job.folder}` checks every shard") from None
+        labels = labeler.label(x)
         final = out_dir / sh["file"]
         tmp = out_dir / f"{sh['file']}{sf.TMP_SUFFIX}-{os.getpid()}"
         try:

@@ -84,3 +84,25 @@ def test_relabel_same_spec_reproduces_labels_exactly(tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert main(["relabel", str(out), "--spec", "68", "--name", "again", "--overwrite"]) == 0
     assert main(["inspect", str(out)]) == 0
+
+
+def test_relabel_of_a_corrupt_shard_is_one_error_line(tmp_path, capsys):
+    import h5py
+    require_raster()
+    out = tmp_path / "ds"
+    assert render(out, num=4, shard_size=2) == 0
+    bad = out / sf.read_manifest(out)["shards"][1]["file"]
+    with h5py.File(bad, "r") as f:
+        spots = []
+        f["depth"].id.chunk_iter(lambda info: spots.append((info.byte_offset, info.size)))
+    offset, size = spots[1]
+    with open(bad, "r+b") as fh:  # zero the middle of one depth chunk: deflate or its checksum fails
+        fh.seek(offset + size // 2)
+        fh.write(bytes(min(64, size // 4)))
+    manifest = (out / sf.MANIFEST_NAME).read_bytes()
+    capsys.readouterr()
+    for workers in ("1", "2"):
+        assert main(["relabel", str(out), "--spec", "68", "--name", "x", "--workers", workers]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{bad}: corrupt shard" in err and "Traceback" not in err
+    assert (out / sf.MANIFEST_NAME).read_bytes() == manifest  # nothing registered, nothing lost
