@@ -1,7 +1,8 @@
 """Relabel speed for the 490-point spec: samples/s of the labeling core (read shard arrays + stored
 depth, batched labeler) in one process; of the relabel workers' own work (read, label, write the
 label files) with 1 and 2 processes, timed inside each worker (best and median of 3 runs), which is
-the rate a large dataset sees; and of the whole ``facegen relabel`` with 1 and 2 workers (process start, spec resolution).
+the rate a large dataset sees; and of the whole ``facegen relabel`` with 1 and 2 workers (process
+start, spec resolution).
 
     python bench/bench_relabel.py [--num 512] [--resolution 256] [--dir DIR]
 """

@@ -68,9 +68,8 @@ def _relabel_shards(job: RelabelJob, labeler: BatchLabeler | None = None) -> lis
                 if buffer.size < f["depth"].size * 2:
                     buffer = np.empty(f["depth"].size * 2, np.uint8)
                 x = read_inputs(f, buffer)
-        except (OSError, KeyError, ValueError, sf.InflateError) as exc:
-            raise UserError(f"{path}: corrupt shard ({' '.join(str(exc).split())}); "
-                            f"`facegen inspect {job.folder}` checks every shard") from None
+        except sf.READ_ERRORS as exc:
+            raise UserError(f"{sf.corrupt_shard(path, exc)}; `facegen inspect {job.folder}` checks every shard") from None
         labels = labeler.label(x)
         final = out_dir / sh["file"]
         tmp = out_dir / f"{sh['file']}{sf.TMP_SUFFIX}-{os.getpid()}"

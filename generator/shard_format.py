@@ -1,8 +1,8 @@
 """The on-disk dataset format: HDF5 shards plus a JSON manifest (documented in ``generator/SHARDS.md``).
 
 This module only names things and reads/checks them; it imports numpy, h5py, the two deflate
-libraries and the standard library (the loaders import it, so never bpy, pyrender or torch). Bump ``SCHEMA_VERSION`` whenever
-a dataset is renamed, retyped or re-meant.
+libraries and the standard library (the loaders import it, so never bpy, pyrender or torch).
+Bump ``SCHEMA_VERSION`` whenever a dataset is renamed, retyped or re-meant.
 
 Layout of a dataset folder::
 
@@ -27,6 +27,13 @@ from isal import isal_zlib
 # ISA-L compresses at level 1 2.6-3.7x faster than libdeflate's level 1 (7% larger output) and
 # libdeflate inflates 1.4-1.7x faster than ISA-L. Both write and read standard zlib streams.
 InflateError = deflate.DeflateError
+# What reading a damaged shard's arrays raises: HDF5 errors, missing datasets, wrong sizes, bad deflate.
+READ_ERRORS = (OSError, KeyError, ValueError, InflateError)
+
+
+def corrupt_shard(path, exc: Exception) -> str:
+    """The one-line message for shard ``path`` that failed to read with ``exc``."""
+    return f"{path}: corrupt shard ({' '.join(str(exc).split())})"
 
 SCHEMA_VERSION = 1  # integer; readers refuse a dataset with a newer one
 MANIFEST_NAME = "manifest.json"
@@ -202,8 +209,8 @@ def read_depth_bytes(depth: h5py.Dataset, buffer: np.ndarray | None = None) -> n
     """A shard's depth maps, inflated but left byte-shuffled: ``(N, 2, H, W) uint8``, the low and
     the high byte of each float16 (``float16_codes`` joins them). Relabelling needs a few thousand
     of the 65,536 depths per image and reading them is most of its cost, so this skips HDF5's
-    filter pipeline and the un-shuffle (``stored_rows``, ``inflate``). Depth stored any other way is read
-    through h5py and split into the same planes.
+    filter pipeline and the un-shuffle (``stored_rows``, ``inflate``). Depth stored any other way is
+    read through h5py and split into the same planes.
 
     ``buffer``: a uint8 array of at least ``N * 2 * H * W`` elements to fill (the result is a view
     of it); reusing one across shards saves the page faults of a fresh 16 MB array (~35 us a row)."""

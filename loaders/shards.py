@@ -101,7 +101,7 @@ class ShardIndex:
                 groups = {n: slice(*sl) for n, sl in zip(json.loads(g.attrs["group_names"]),
                                                          json.loads(g.attrs["group_slices"]))}
         except (OSError, KeyError) as exc:
-            raise LoaderError(f"{ref.label_path}: corrupt shard ({' '.join(str(exc).split())})") from None
+            raise LoaderError(sf.corrupt_shard(ref.label_path, exc)) from None
         if self.landmark_names is None:
             self.landmark_names, self.flip_index, self.ibug68_index, self.groups = names, flip, ibug68, groups
         elif names != self.landmark_names:
@@ -175,7 +175,7 @@ class ShardReader:
                        pose=s["head_pose"][()].astype(np.float32), seed=s["seed"][()], index=s["index"][()])
             n = int(f.attrs["count"])
         except (OSError, KeyError) as exc:
-            raise LoaderError(f"{ref.shard_path}: corrupt shard ({' '.join(str(exc).split())})") from None
+            raise LoaderError(sf.corrupt_shard(ref.shard_path, exc)) from None
         if n != ref.count or any(len(v) != n for v in out.values()):
             raise LoaderError(f"{ref.shard_path}: corrupt shard ({n} samples, manifest says {ref.count})")
         self._labels[k] = out
@@ -198,8 +198,8 @@ class ShardReader:
             if deflated:  # the writer's layout: inflate the chunk directly (~3x faster than h5py's filters)
                 return np.frombuffer(bytearray(sf.inflate_row(images, row)), np.uint8).reshape(shape)
             return images[row]
-        except (OSError, KeyError, ValueError, sf.InflateError) as exc:
-            raise LoaderError(f"{path}: corrupt shard ({' '.join(str(exc).split())})") from None
+        except sf.READ_ERRORS as exc:
+            raise LoaderError(sf.corrupt_shard(path, exc)) from None
 
     def item(self, k: int, row: int) -> dict:
         """The numpy item of one sample (see ``FaceShards``), image ``(H, W, 3) uint8``."""
