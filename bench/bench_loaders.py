@@ -11,10 +11,10 @@ all are timed in alternating rounds of ``--epochs`` epochs (fair under a shared 
 median rate is reported. Also: (a) with the augmentation pipeline, (a)/(a8) on copies of the dataset with other
 image codecs, (t) the DataLoader hand-over of ready items alone, and bytes per sample on disk.
 
-    python bench/bench_loaders.py --dataset /tmp/bench_ds490 --labels 490 [--workers 2] [--rounds 5] [--epochs 4]
+    python bench/bench_loaders.py --dataset data/bench_ds490 --labels 490 [--workers 2] [--rounds 5] [--epochs 4]
 
 Make the dataset first, e.g. ``facegen render --spec 490 --num 320 --shard-size 64 --renderer raster
---resolution 256 --out /tmp/bench_ds490``.
+--resolution 256 --out data/bench_ds490``.
 """
 
 from __future__ import annotations

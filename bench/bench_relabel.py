@@ -17,13 +17,14 @@ from pathlib import Path
 
 import h5py
 
+from facegen.cli import main
 from facegen.generator import shard_format as sf
 from facegen.generator.batch_labels import BatchLabeler
-from facegen.generator.cli import main
 from facegen.generator.head_model import HeadModel
-from facegen.generator.projection import load_spec
-from facegen.generator.runner import thread_share
+from facegen.generator.projection import ibug68_map, load_spec
 from facegen.generator.relabel import RelabelJob, _relabel_shards, read_inputs, relabel
+from facegen.generator.runner import thread_share
+from facegen.generator.writer import spec_texts
 
 
 def timed_job(job: RelabelJob) -> float:
@@ -47,14 +48,14 @@ def run():
                      "--resolution", str(a.resolution), "--shard-size", "128", "--workers", "2", "--quiet"]) == 0
         print(f"rendered {a.num} samples at {a.resolution}px in {time.perf_counter() - t:.1f} s")
     m = sf.read_manifest(folder)
-    n = sum(s["count"] for s in m["shards"])
+    n = sum(s.count for s in m.shards)
     model = HeadModel.load()
     lab = BatchLabeler(load_spec("490", model), model)
     t_read = t_label = 0.0
     for _ in range(3):
-        for s in m["shards"]:
+        for s in m.shards:
             t = time.perf_counter()
-            with h5py.File(Path(folder) / s["file"], "r") as f:
+            with h5py.File(Path(folder) / s.file, "r") as f:
                 x = read_inputs(f)
             t_read += time.perf_counter() - t
             t = time.perf_counter()
@@ -62,14 +63,15 @@ def run():
             t_label += time.perf_counter() - t
     core = 3 * n / (t_read + t_label)
     print(f"core, 1 process: {core:,.0f} samples/s (read {3 * n / t_read:,.0f}/s, label {3 * n / t_label:,.0f}/s), "
-          f"490 landmarks, {m['resolution']}px depth")
+          f"490 landmarks, {m.resolution}px depth")
     source = str(Path(__file__).resolve().parents[1] / "landmark_specs" / "490.yaml")
     (Path(folder) / sf.LABELS_DIR / "bench_steady").mkdir(parents=True, exist_ok=True)
     with thread_share(2):
         pool = mp.get_context("spawn").Pool(2)
     with pool:
         for workers in (1, 2):
-            jobs = [RelabelJob(folder, source, lab.spec, "bench_steady", tuple(m["shards"][i::workers]))
+            jobs = [RelabelJob(folder, source, lab.spec, spec_texts(source), ibug68_map(lab.spec, model), "bench_steady",
+                               tuple(m.shards[i::workers]))
                     for i in range(workers)]
             pool.map(timed_job, jobs)  # warm-up: imports, caches
             # Best of 3: other load on this machine only ever adds time (as timeit advises).

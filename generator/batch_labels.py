@@ -6,6 +6,8 @@ same quantities in batches, and only at the vertices a spec touches: before the 
 head model is linear in identity coefficients and expression activations, the eye centres are
 linear too, and the skinning is a per-vertex blend of a few per-sample transforms. The camera is
 read back (K, R, t), not re-aimed, and visibility uses the stored depth map.
+``tests/generator/test_relabel.py::test_batch_labels_match_project_landmarks`` holds it equal to
+``project_landmarks`` (< 1e-3 px in 2D, < 10 um in 3D).
 
 The writer labels with this module too, so relabelling with the same spec reproduces the stored
 labels bit for bit. Samples go through in padded blocks of exactly ``BLOCK``, so every matrix
@@ -23,10 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from facegen.generator.head_model import CHAIN_FRACTIONS, axis_angle_fractions, rotation_matrices
 from facegen.generator.projection import DEPTH_TOLERANCE_M
-from facegen.generator.shard_format import float16_codes
+from facegen.generator.shard_format.chunks import float16_codes
 from facegen.landmark_specs.resolve import ResolvedSpec
 
 BLOCK = 64  # samples per padded block (fixed, so BLAS sees the same shapes whatever the batch)
@@ -77,7 +80,10 @@ class SparseHead:
         camera coordinates ``R x + t``; every input has ``B = BLOCK`` rows (``R (B, 3, 3)``, ...)."""
         b, s, nj = len(identity), len(self.ids), self._n_j
         coef = np.concatenate([np.ones((b, 1)), identity, expression], 1).astype(F4)
-        flat = coef @ self._basis  # (B, 3S + 3J + 6)
+        # One vector-matrix product per sample, not one (B, C) @ (C, N) product: BLAS computes a
+        # gemm's rows with different kernels by their position (tail rows), which changed a sample's
+        # labels in the last float32 bit with its place in the batch. This costs ~12 us a sample.
+        flat = (coef[:, None, :] @ self._basis)[:, 0]  # (B, 3S + 3J + 6)
         verts = np.ascontiguousarray(flat[:, : 3 * s].T).reshape(3, s, b)
         joints = flat[:, 3 * s: 3 * s + 3 * nj].reshape(b, nj, 3).astype(np.float64)
         centres = flat[:, 3 * s + 3 * nj:].reshape(b, 2, 3).T  # (3, 2, B)
@@ -146,11 +152,16 @@ class BatchLabeler:
                       pupils_visible=(2,))
         out = {name: np.empty((n, *shape), F4 if len(shape) == 2 else bool) for name, shape in shapes.items()}
         per_sample = [f for f in SampleInputs.__dataclass_fields__ if f != "depth"]
-        for a in range(0, n, BLOCK):
-            rows = np.minimum(np.arange(a, a + BLOCK), n - 1)  # a short last block repeats its last sample
-            block = self._label(*(getattr(x, f)[rows] for f in per_sample), depth=x.depth, rows=rows)
-            for name, v in block.items():  # (C, P, B) planes or (P, B) flags -> (B, P, C) or (B, P) rows
-                out[name][a: a + BLOCK] = v.T[: n - a]
+        # One BLAS thread: OpenBLAS splits a product between its threads at places that depend on
+        # the thread count, and a split moves results by a float32 ulp; facegen gives each render or
+        # relabel worker cores // workers threads, so without this a sample's labels would depend
+        # on --workers. The products here are small; one thread was as fast as two (measured).
+        with threadpool_limits(limits=1, user_api="blas"):
+            for a in range(0, n, BLOCK):
+                rows = np.minimum(np.arange(a, a + BLOCK), n - 1)  # a short last block repeats its last sample
+                block = self._label(*(getattr(x, f)[rows] for f in per_sample), depth=x.depth, rows=rows)
+                for name, v in block.items():  # (C, P, B) planes or (P, B) flags -> (B, P, C) or (B, P) rows
+                    out[name][a: a + BLOCK] = v.T[: n - a]
         return out
 
     def _label(self, identity, expression, gaze, head_pose, K, R, t, depth, rows) -> dict[str, np.ndarray]:

@@ -16,8 +16,7 @@ from typing import Any
 
 import yaml
 
-from facegen.generator.distributions import Dist, parse_dist
-from facegen.generator.errors import UserError
+from facegen.generator.distributions import ConfigError, Dist, parse_dist
 
 
 @dataclass(frozen=True)
@@ -171,16 +170,16 @@ def _key(where: str, name: str) -> str:
 
 def _build(cls, data: Any, where: str):
     if not isinstance(data, dict):
-        raise UserError(f"{where}: expected a mapping, got {type(data).__name__}")
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = set(data) - set(names)
     if unknown:
         key = sorted(map(str, unknown))[0]
-        raise UserError(f"{_key(where, key)}: unknown key (known: {', '.join(names)})")
+        raise ConfigError(f"{_key(where, key)}: unknown key (known: {', '.join(names)})")
     missing = [n for n in names if n not in data]
     if missing:
-        raise UserError(f"{_key(where, missing[0])}: missing")
+        raise ConfigError(f"{_key(where, missing[0])}: missing")
     kwargs = {}
     for name in names:
         kw, hint, value = _key(where, name), hints[name], data[name]
@@ -190,24 +189,24 @@ def _build(cls, data: Any, where: str):
             if qual in CATEGORIES:
                 bad = [v for v in kwargs[name].params if v not in CATEGORIES[qual]]
                 if bad:
-                    raise UserError(f"{kw}: unknown name {bad[0]!r} (known: {', '.join(CATEGORIES[qual])})")
+                    raise ConfigError(f"{kw}: unknown name {bad[0]!r} (known: {', '.join(CATEGORIES[qual])})")
         elif dataclasses.is_dataclass(hint):
             kwargs[name] = _build(hint, value, kw)
         elif hint is bool:
             if not isinstance(value, bool):
-                raise UserError(f"{kw}: expected true or false, got {value!r}")
+                raise ConfigError(f"{kw}: expected true or false, got {value!r}")
             kwargs[name] = value
         elif hint is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise UserError(f"{kw}: expected a number, got {value!r}")
+                raise ConfigError(f"{kw}: expected a number, got {value!r}")
             if name in _PROBABILITY_FIELDS and not 0.0 <= value <= 1.0:
-                raise UserError(f"{kw}: a probability must be in [0, 1], got {value}")
+                raise ConfigError(f"{kw}: a probability must be in [0, 1], got {value}")
             if name not in _PROBABILITY_FIELDS and value <= 0:
-                raise UserError(f"{kw}: must be > 0, got {value}")
+                raise ConfigError(f"{kw}: must be > 0, got {value}")
             kwargs[name] = float(value)
         elif hint is str:
             if not isinstance(value, str):
-                raise UserError(f"{kw}: expected a string, got {value!r}")
+                raise ConfigError(f"{kw}: expected a string, got {value!r}")
             kwargs[name] = value
         else:  # pragma: no cover - a field type this loader does not know is a bug
             raise TypeError(f"unsupported config field type {hint} for {kw}")
@@ -232,14 +231,14 @@ def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{path}{line}: YAML syntax error: {problem}") from None
+        raise ConfigError(f"{path}{line}: YAML syntax error: {problem}") from None
 
 
 def default_config_dict() -> dict:
@@ -257,10 +256,10 @@ def load_scene_config(path: str | Path | None = None) -> SceneConfig:
         if user is None:
             user = {}
         if not isinstance(user, dict):
-            raise UserError(f"{path}: expected a mapping of sections at the top level")
+            raise ConfigError(f"{path}: expected a mapping of sections at the top level")
         unknown = set(user) - set(data)
         if unknown:
-            raise UserError(f"{path}: {sorted(map(str, unknown))[0]}: unknown section (known: {', '.join(data)})")
+            raise ConfigError(f"{path}: {sorted(map(str, unknown))[0]}: unknown section (known: {', '.join(data)})")
         data = _merge(data, user)
         where = f"{path}:"
     cfg = _build(SceneConfig, data, where)
@@ -268,10 +267,10 @@ def load_scene_config(path: str | Path | None = None) -> SceneConfig:
     if "image" in bg.kind.params and (bg.kind.kind == "constant" or (bg.kind.p or [1])[bg.kind.params.index("image")] > 0):
         folder = Path(bg.image_folder).expanduser() if bg.image_folder else None
         if folder is None or not folder.is_dir():
-            raise UserError(f"{_key(where, 'background.image_folder')}: background kind 'image' needs a folder of "
+            raise ConfigError(f"{_key(where, 'background.image_folder')}: background kind 'image' needs a folder of "
                             f"pictures, got {bg.image_folder!r}")
         if not any(p.suffix.lower() in (".jpg", ".jpeg", ".png") for p in folder.iterdir()):
-            raise UserError(f"{_key(where, 'background.image_folder')}: no .jpg/.png pictures in {folder}")
+            raise ConfigError(f"{_key(where, 'background.image_folder')}: no .jpg/.png pictures in {folder}")
     return cfg
 
 

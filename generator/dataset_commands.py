@@ -1,6 +1,6 @@
 """CLI subcommands for datasets: ``render``, ``relabel``, ``inspect``, ``view``, ``stats``.
 
-Registered by ``generator/cli.py`` through ``add_parser(subparsers)``. See ``generator/SHARDS.md``.
+Registered by the root ``cli.py`` through ``add_parser(subparsers)``. See ``generator/SHARDS.md``.
 """
 
 from __future__ import annotations
@@ -13,16 +13,12 @@ import h5py
 import numpy as np
 
 from facegen.generator import shard_format as sf
-from facegen.generator.errors import UserError
+from facegen.errors import UserError
 
 
 def _cmd_render(args) -> int:
-    from facegen.generator.config import config_to_dict, load_scene_config
-    from facegen.generator.head_model import HeadModel
-    from facegen.generator.projection import load_spec
     from facegen.generator.runner import run
-    from facegen.generator.writer import DatasetPlan
-    from facegen.landmark_specs.spec_file import SpecError, find_spec_file
+    from facegen.generator.writer import make_plan
     for flag, value, low in (("--num", args.num, 1), ("--shard-size", args.shard_size, 1), ("--workers", args.workers, 1),
                              ("--seed", args.seed, 0), ("--resolution", args.resolution, 16), ("--retries", args.retries, 0)):
         if value < low:
@@ -30,11 +26,6 @@ def _cmd_render(args) -> int:
     from facegen.generator.backends import BACKENDS
     if args.renderer not in BACKENDS:
         raise UserError(f"--renderer {args.renderer}: unknown renderer (known: {', '.join(BACKENDS)})")
-    try:
-        source = str(find_spec_file(args.spec).resolve())
-        spec = load_spec(source, HeadModel.load())
-    except SpecError as exc:
-        raise UserError(str(exc)) from None
     settings = {}
     for item in args.renderer_setting or []:
         key, sep, value = item.partition("=")
@@ -42,12 +33,9 @@ def _cmd_render(args) -> int:
             raise UserError(f"--renderer-setting {item}: expected KEY=VALUE (VALUE in YAML)")
         import yaml
         settings[key] = yaml.safe_load(value)
-    cfg = load_scene_config(args.config)
-    plan = DatasetPlan(out_dir=str(Path(args.out).resolve()), seed=args.seed, num=args.num, shard_size=args.shard_size,
-                       spec_source=source, spec_hash=spec.content_hash, spec_name=spec.name,
-                       config_path=str(Path(args.config).resolve()) if args.config else None, config=config_to_dict(cfg),
-                       renderer=args.renderer, renderer_settings=settings, resolution=args.resolution,
-                       segmentation=not args.no_segmentation)
+    plan = make_plan(args.out, args.spec, args.config, seed=args.seed, num=args.num, shard_size=args.shard_size,
+                     renderer=args.renderer, renderer_settings=settings, resolution=args.resolution,
+                     segmentation=not args.no_segmentation)
     report = run(plan, executor=args.executor, workers=args.workers, retries=args.retries, overwrite=args.overwrite,
                  ray_address=args.ray_address, gpus_per_task=args.gpus_per_task, progress=not args.quiet)
     done = sum(r.count for r in report.rendered)
@@ -71,49 +59,40 @@ def _cmd_relabel(args) -> int:
     return 0
 
 
-def _manifest(folder: str) -> dict:
-    try:
-        return sf.read_manifest(folder)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
-def integrity_problems(folder: str, manifest: dict) -> list[str]:
+def integrity_problems(folder: str, manifest: sf.Manifest) -> list[str]:
     """``"<file>: <problem>"`` for every missing, altered or malformed shard and label file."""
     out, problems = Path(folder), []
-    sets = manifest.get("label_sets", {})
-    in_shard = tuple(n for n, s in sets.items() if s["location"] == "shard")
-    files = [(out / r["file"], r, in_shard) for r in manifest.get("shards", [])]
-    counts = {r["file"]: r["count"] for r in manifest.get("shards", [])}
-    for name, s in sets.items():
-        files += [(out / s["location"] / e["file"], {**e, "count": counts.get(e["file"])}, (name,))
-                  for e in s.get("files", [])]
-    for path, entry, label_sets in files:
+    in_shard = tuple(n for n, s in manifest.label_sets.items() if s.in_shard)
+    files = [(out / r.file, r.sha256, r.count, in_shard) for r in manifest.shards]
+    counts = {r.file: r.count for r in manifest.shards}
+    for name, s in manifest.label_sets.items():
+        files += [(out / s.location / e.file, e.sha256, counts.get(e.file), (name,)) for e in s.files]
+    for path, sha256, count, label_sets in files:
         if not path.exists():
             problems.append(f"{path}: missing")
-        elif sf.sha256_file(path) != entry["sha256"]:
+        elif sf.sha256_file(path) != sha256:
             problems.append(f"{path}: checksum mismatch (file altered or truncated)")
         else:
-            problems += [f"{path}: {p}" for p in sf.check_shard(path, entry.get("count"), label_sets)]
+            problems += [f"{path}: {p}" for p in sf.check_shard(path, count, label_sets)]
     return problems
 
 
 def _cmd_inspect(args) -> int:
-    m = _manifest(args.dir)
-    shards = m.get("shards", [])
-    print(f"dataset {args.dir}: schema {m['schema_version']}, facegen {m.get('generator_version')}, key {m['dataset_key']}")
-    print(f"  samples {sum(r['count'] for r in shards)} of {m['num']} planned ({'complete' if m.get('complete') else 'INCOMPLETE'}), "
-          f"{len(shards)} shards of up to {m['shard_size']}, seed {m['seed']}")
-    print(f"  images {m['resolution']}x{m['resolution']} ({m.get('image_compression')}), renderer {m['renderer']} "
-          f"{json.dumps(m.get('renderer_settings', {}))}, segmentation {m.get('segmentation')}")
-    for name, s in m.get("label_sets", {}).items():
-        print(f"  label set {name!r}: spec {s['spec_name']} ({s['spec_hash']}), in {s['location']}")
+    m = sf.read_manifest(args.dir)
+    shards = m.shards
+    print(f"dataset {args.dir}: schema {m.schema_version}, facegen {m.generator_version}, key {m.dataset_key}")
+    print(f"  samples {sum(r.count for r in shards)} of {m.num} planned ({'complete' if m.complete else 'INCOMPLETE'}), "
+          f"{len(shards)} shards of up to {m.shard_size}, seed {m.seed}")
+    print(f"  images {m.resolution}x{m.resolution} ({m.image_compression}), renderer {m.renderer} "
+          f"{json.dumps(m.renderer_settings)}, segmentation {m.segmentation}")
+    for name, s in m.label_sets.items():
+        print(f"  label set {name!r}: spec {s.spec_name} ({s.spec_hash}), in {s.location}")
     if shards:
-        with h5py.File(Path(args.dir) / shards[0]["file"], "r") as f:
-            print("  schema of", shards[0]["file"])
+        with h5py.File(Path(args.dir) / shards[0].file, "r") as f:
+            print("  schema of", shards[0].file)
             f.visititems(lambda n, o: print(f"    {n}: {o.shape} {o.dtype}") if isinstance(o, h5py.Dataset) else None)
-    if m.get("failures"):
-        print(f"  failed shards in the last run: {m['failures']}")
+    if m.failures:
+        print(f"  failed shards in the last run: {[list(f) for f in m.failures]}")
     problems = integrity_problems(args.dir, m)
     for p in problems:
         print(f"  CORRUPT {p}")
@@ -123,28 +102,27 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
-def iter_samples(folder: str, manifest: dict, n: int, label_set: str):
+def iter_samples(folder: str, manifest: sf.Manifest, n: int, label_set: str):
     """Yield ``(image (H, W, 3) uint8, labels dict of one sample, index)`` for the first ``n`` samples."""
-    for r in manifest.get("shards", []):
-        with h5py.File(Path(folder) / r["file"], "r") as f:
-            labels = sf.read_labels(folder, manifest, label_set, r["file"])
-            for j in range(r["count"]):
+    name = manifest.label_set(label_set, folder).name
+    for r in manifest.shards:
+        with h5py.File(Path(folder) / r.file, "r") as f:
+            labels = sf.read_labels(manifest.label_file(folder, name, r.file), name)
+            index = sf.read_samples(f, ("index",))["index"]
+            for j in range(r.count):
                 if n <= 0:
                     return
                 n -= 1
-                yield f["images"][j], {k: v[j] for k, v in labels.items()}, int(f["samples"]["index"][j])
+                yield f["images"][j], {k: v[j] for k, v in labels.items()}, int(index[j])
 
 
 def _cmd_view(args) -> int:
     from PIL import Image, ImageDraw
 
     from facegen.generator.preview import contact_sheet
-    m = _manifest(args.dir)
-    label_set = args.label_set or m["spec"]["name"]  # default: the render-time label set
-    try:
-        samples = list(iter_samples(args.dir, m, args.n, label_set))
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    m = sf.read_manifest(args.dir)
+    label_set = m.label_set(args.label_set, args.dir).name  # default: the render-time label set
+    samples = list(iter_samples(args.dir, m, args.n, label_set))
     if not samples:
         raise UserError(f"{args.dir}: no finished samples to show")
     scale = max(1, 256 // samples[0][0].shape[0])
@@ -167,12 +145,9 @@ def _cmd_view(args) -> int:
 
 def _cmd_stats(args) -> int:
     from facegen.generator.stats import collect, draw
-    m = _manifest(args.dir)
-    label_set = args.label_set or m["spec"]["name"]  # default: the render-time label set
-    try:
-        data = collect(args.dir, m, label_set)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    m = sf.read_manifest(args.dir)
+    label_set = m.label_set(args.label_set, args.dir).name  # default: the render-time label set
+    data = collect(args.dir, m, label_set)
     draw(data).save(args.out)
     print(f"wrote {args.out} ({data.n} samples, label set {label_set!r})")
     return 0

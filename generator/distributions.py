@@ -17,7 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from facegen.generator.errors import UserError
+from facegen.errors import UserError
+
+
+class ConfigError(UserError):
+    """A bad scene config (YAML file or mapping): the one-line message names the file and key."""
 
 
 @dataclass(frozen=True)
@@ -62,13 +66,13 @@ class Dist:
 
 def _num(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise UserError(f"{where}: expected a number, got {value!r}")
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
     return float(value)
 
 
 def _pair(value: Any, where: str) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise UserError(f"{where}: expected a list of two numbers, got {value!r}")
+        raise ConfigError(f"{where}: expected a list of two numbers, got {value!r}")
     return (_num(value[0], where), _num(value[1], where))
 
 
@@ -79,42 +83,42 @@ def parse_dist(value: Any, where: str, categorical: bool = False) -> Dist:
         if isinstance(value, str):
             return Dist("constant", (value,))
         if not (isinstance(value, dict) and set(value) <= {"choice", "p"} and "choice" in value):
-            raise UserError(f"{where}: expected a name or {{choice: [names...], p: [...]}}, got {value!r}")
+            raise ConfigError(f"{where}: expected a name or {{choice: [names...], p: [...]}}, got {value!r}")
         return _choice(value, where, numeric=False)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Dist("constant", (_num(value, where),))
     if isinstance(value, (list, tuple)):
         lo, hi = _pair(value, where)
         if lo > hi:
-            raise UserError(f"{where}: uniform range [{lo}, {hi}] has lo > hi")
+            raise ConfigError(f"{where}: uniform range [{lo}, {hi}] has lo > hi")
         return Dist("uniform", (lo, hi))
     if not isinstance(value, dict):
-        raise UserError(f"{where}: expected a number, [lo, hi] or a mapping, got {value!r}")
+        raise ConfigError(f"{where}: expected a number, [lo, hi] or a mapping, got {value!r}")
     kinds = [k for k in ("uniform", "normal", "beta", "choice") if k in value]
     if len(kinds) != 1:
-        raise UserError(f"{where}: give exactly one of uniform, normal, beta, choice (got keys {sorted(value)})")
+        raise ConfigError(f"{where}: give exactly one of uniform, normal, beta, choice (got keys {sorted(value)})")
     kind = kinds[0]
     allowed = {"uniform": set(), "normal": {"clip"}, "beta": {"range"}, "choice": {"p"}}[kind]
     extra = set(value) - {kind} - allowed
     if extra:
-        raise UserError(f"{where}: unknown key(s) {sorted(extra)} for a {kind} distribution")
+        raise ConfigError(f"{where}: unknown key(s) {sorted(extra)} for a {kind} distribution")
     if kind == "uniform":
         lo, hi = _pair(value["uniform"], f"{where}.uniform")
         if lo > hi:
-            raise UserError(f"{where}.uniform: range [{lo}, {hi}] has lo > hi")
+            raise ConfigError(f"{where}.uniform: range [{lo}, {hi}] has lo > hi")
         return Dist("uniform", (lo, hi))
     if kind == "normal":
         mean, std = _pair(value["normal"], f"{where}.normal")
         if std < 0:
-            raise UserError(f"{where}.normal: standard deviation must be >= 0, got {std}")
+            raise ConfigError(f"{where}.normal: standard deviation must be >= 0, got {std}")
         clip = _pair(value["clip"], f"{where}.clip") if "clip" in value else None
         if clip and clip[0] > clip[1]:
-            raise UserError(f"{where}.clip: [{clip[0]}, {clip[1]}] has lo > hi")
+            raise ConfigError(f"{where}.clip: [{clip[0]}, {clip[1]}] has lo > hi")
         return Dist("normal", (mean, std), clip=clip)
     if kind == "beta":
         a, b = _pair(value["beta"], f"{where}.beta")
         if a <= 0 or b <= 0:
-            raise UserError(f"{where}.beta: shape parameters must be > 0, got {a}, {b}")
+            raise ConfigError(f"{where}.beta: shape parameters must be > 0, got {a}, {b}")
         rng_ = _pair(value["range"], f"{where}.range") if "range" in value else None
         return Dist("beta", (a, b), clip=rng_)
     return _choice(value, where, numeric=True)
@@ -123,16 +127,16 @@ def parse_dist(value: Any, where: str, categorical: bool = False) -> Dist:
 def _choice(value: dict, where: str, numeric: bool) -> Dist:
     values = value["choice"]
     if not isinstance(values, list) or not values:
-        raise UserError(f"{where}.choice: expected a non-empty list")
+        raise ConfigError(f"{where}.choice: expected a non-empty list")
     if numeric:
         values = [_num(v, f"{where}.choice") for v in values]
     elif not all(isinstance(v, str) for v in values):
-        raise UserError(f"{where}.choice: expected names (strings), got {values}")
+        raise ConfigError(f"{where}.choice: expected names (strings), got {values}")
     p = None
     if "p" in value:
         if not isinstance(value["p"], list) or len(value["p"]) != len(values):
-            raise UserError(f"{where}.p: expected {len(values)} probabilities")
+            raise ConfigError(f"{where}.p: expected {len(values)} probabilities")
         p = tuple(_num(x, f"{where}.p") for x in value["p"])
         if min(p) < 0 or abs(sum(p) - 1.0) > 1e-6:
-            raise UserError(f"{where}.p: probabilities must be >= 0 and sum to 1, got {list(p)}")
+            raise ConfigError(f"{where}.p: probabilities must be >= 0 and sum to 1, got {list(p)}")
     return Dist("choice", tuple(values), p=p)

@@ -1,10 +1,9 @@
-"""Wavefront OBJ export of a posed head (positions, UVs, triangles), written atomically."""
+"""Wavefront OBJ text of a posed head (positions, UVs, triangles); ``facegen mesh`` writes it with
+``atomic_write.write_text_atomic``."""
 
 from __future__ import annotations
 
 import io
-import os
-from pathlib import Path
 
 import numpy as np
 
@@ -22,19 +21,3 @@ def obj_text(vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray, face_uvs:
     f = np.stack([faces + 1, face_uvs + 1], axis=2).reshape(len(faces), 6)
     np.savetxt(out, f, fmt="f %d/%d %d/%d %d/%d")
     return out.getvalue()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: a reader never sees a
-    half-written file and an existing file survives a crash."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -1,5 +1,9 @@
 """Landmarks of a resolved spec for one posed mesh and camera: 2D pixels, 3D camera coordinates,
-visibility. The one projection function used by every renderer backend, the writer and relabel.
+visibility. ``project_landmarks`` is the reference, one image from its full posed mesh (the Python
+API, ``facegen spec show``). The writer and ``facegen relabel`` label with the batched
+``generator/batch_labels.py: BatchLabeler`` instead, which
+``tests/generator/test_relabel.py::test_batch_labels_match_project_landmarks`` holds equal to this
+module. Renderer backends compute no landmarks; they return the depth map both labelers read.
 
 Pixel convention (``generator/camera.py``): ``(u, v)`` with the origin at the top-left corner of
 the top-left pixel; pixel ``(row i, column j)`` has its centre at ``(j + 0.5, i + 0.5)``.
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facegen.generator.camera import Camera
-from facegen.generator.preview import rasterize
+from facegen.generator.zbuffer import rasterize
 from facegen.landmark_specs.resolve import ResolvedSpec, resolve_spec
 from facegen.landmark_specs.surface import TemplateMesh
 
@@ -56,6 +60,20 @@ def load_spec(name: str, model) -> ResolvedSpec:
     """Resolve a spec (a path, or a shipped name such as ``"490"``) on ``model``'s template.
     Raises ``landmark_specs.spec_file.SpecError`` for a bad spec."""
     return resolve_spec(name, template_mesh(model))
+
+
+def ibug68_map(spec: ResolvedSpec, model) -> np.ndarray:
+    """``(68,)`` int64: the landmark of ``spec`` standing for each iBUG-68 point (protocol (a)).
+    A spec that declares all 68 (``ibug68:`` in its YAML) gives its own map; otherwise each point
+    of the shipped 68 spec is matched to the nearest landmark of ``spec`` on the neutral template
+    (3D distance). The writer and relabel store it with every label set."""
+    if len(spec.ibug68) == 68 and (spec.ibug68 >= 0).all():
+        return np.asarray(spec.ibug68, np.int64)
+    mesh = template_mesh(model)
+    ibug = resolve_spec("68", mesh)
+    p68 = surface_points(mesh.vertices, mesh.faces, ibug.triangle[ibug.ibug68], ibug.bary[ibug.ibug68])
+    pk = surface_points(mesh.vertices, mesh.faces, spec.triangle, spec.bary)
+    return np.linalg.norm(p68[:, None] - pk[None], axis=-1).argmin(1).astype(np.int64)
 
 
 def surface_points(vertices: np.ndarray, faces: np.ndarray, triangle: np.ndarray, bary: np.ndarray) -> np.ndarray:

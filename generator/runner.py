@@ -23,8 +23,8 @@ from pathlib import Path
 import h5py
 
 from facegen.generator import shard_format as sf
-from facegen.generator.errors import UserError
-from facegen.generator.writer import DatasetPlan, ShardResult, ShardTask, WorkerContext, generator_version, write_shard
+from facegen.errors import UserError
+from facegen.generator.writer import DatasetPlan, ShardTask, WorkerContext, generator_version, write_shard
 
 # Tests only: "crash-once:<shard>:<marker file>" or "crash-always:<shard>" SIGKILLs the worker on that shard.
 FAULT_ENV = "FACEGEN_FAULT_INJECT"
@@ -34,14 +34,14 @@ FAULT_ENV = "FACEGEN_FAULT_INJECT"
 class RunReport:
     """Outcome of ``run``."""
 
-    rendered: tuple[ShardResult, ...]  # shards written by this run
+    rendered: tuple[sf.ShardEntry, ...]  # shards written by this run
     skipped: int  # finished shards found and kept (resume)
     failures: tuple[tuple[int, str], ...] = field(default=())  # (shard index, last error) after all retries
 
 
-def _describe(m: dict) -> str:
-    return (f"spec {m.get('spec', {}).get('name')} ({m.get('spec', {}).get('hash')}), seed {m.get('seed')}, "
-            f"renderer {m.get('renderer')}, resolution {m.get('resolution')}, key {m.get('dataset_key')}")
+def _describe(m: sf.Manifest) -> str:
+    return (f"spec {m.spec.name} ({m.spec.hash}), seed {m.seed}, renderer {m.renderer}, resolution {m.resolution}, "
+            f"key {m.dataset_key}")
 
 
 def _clear(out: Path) -> None:
@@ -53,23 +53,23 @@ def _clear(out: Path) -> None:
             shutil.rmtree(p)
 
 
-def manifest_for(plan: DatasetPlan, results: dict[int, dict], failures=()) -> dict:
-    """The manifest of ``plan`` with the finished shards ``results`` (shard index -> result dict)."""
-    from facegen.generator.writer import spec_texts
-    shards = [results[k] for k in sorted(results)]
-    done = sum(r["count"] for r in shards)
-    return dict(schema_version=sf.SCHEMA_VERSION, generator_version=generator_version(), dataset_key=plan.key(),
-                seed=plan.seed, num=plan.num, shard_size=plan.shard_size, resolution=plan.resolution,
-                renderer=plan.renderer, renderer_settings=plan.renderer_settings, config=plan.config,
-                segmentation=plan.segmentation, image_compression=plan.image_compression,
-                spec=dict(name=plan.spec_name, hash=plan.spec_hash, source=plan.spec_source,
-                          texts=spec_texts(plan.spec_source)),
-                complete=done == plan.num and len(shards) == len(plan.shards()), samples_done=done,
-                shards=shards, failures=[list(f) for f in failures],
-                label_sets={plan.spec_name: dict(location="shard", spec_name=plan.spec_name, spec_hash=plan.spec_hash)})
+def manifest_for(plan: DatasetPlan, results: dict[int, sf.ShardEntry], failures=()) -> sf.Manifest:
+    """The manifest of ``plan`` with the finished shards ``results`` (shard index -> entry). Built
+    from the plan alone: the spec texts are the ones read when the plan was made."""
+    shards = tuple(results[k] for k in sorted(results))
+    done = sum(r.count for r in shards)
+    render_set = sf.LabelSetEntry(plan.spec_name, sf.SHARD_LOCATION, plan.spec_name, plan.spec_hash, plan.spec_source,
+                                  tuple(plan.ibug68))
+    return sf.Manifest(schema_version=sf.SCHEMA_VERSION, generator_version=generator_version(), dataset_key=plan.key(),
+                       seed=plan.seed, num=plan.num, shard_size=plan.shard_size, resolution=plan.resolution,
+                       renderer=plan.renderer, renderer_settings=plan.renderer_settings, config=plan.config,
+                       segmentation=plan.segmentation, image_compression=plan.image_compression,
+                       spec=sf.SpecRecord(plan.spec_name, plan.spec_hash, plan.spec_source, dict(plan.spec_texts)),
+                       complete=done == plan.num and len(shards) == len(plan.shards()), samples_done=done,
+                       shards=shards, failures=tuple(failures), label_sets={plan.spec_name: render_set})
 
 
-def prepare_folder(plan: DatasetPlan, overwrite: bool) -> dict[int, dict]:
+def prepare_folder(plan: DatasetPlan, overwrite: bool) -> dict[int, sf.ShardEntry]:
     """Check ``plan.out_dir`` and return its finished shards that belong to ``plan`` (to skip).
     Refuses (UserError) a folder holding another dataset or other files, unless ``overwrite``."""
     out = Path(plan.out_dir)
@@ -81,22 +81,22 @@ def prepare_folder(plan: DatasetPlan, overwrite: bool) -> dict[int, dict]:
     for p in out.glob(f"*{sf.TMP_SUFFIX}-*"):  # leftovers of a killed run: never valid
         p.unlink()
     wanted = {t.shard_index: t for t in plan.shards()}
-    done: dict[int, dict] = {}
+    done: dict[int, sf.ShardEntry] = {}
     if (out / sf.MANIFEST_NAME).exists():
         try:
             m = sf.read_manifest(out)
-        except ValueError as exc:
-            raise UserError(f"{exc}; use --overwrite to replace it") from None
-        if m.get("dataset_key") != plan.key():
+        except sf.DatasetError as exc:
+            raise sf.DatasetError(f"{exc}; use --overwrite to replace it") from None
+        if m.dataset_key != plan.key():
             raise UserError(f"--out {out} holds another dataset ({_describe(m)}); this run would write "
                             f"spec {plan.spec_name} ({plan.spec_hash}), seed {plan.seed}, renderer {plan.renderer}, "
                             f"resolution {plan.resolution}, key {plan.key()}: use --overwrite or another --out")
-        if m.get("shard_size") != plan.shard_size:
-            raise UserError(f"--out {out} was written with --shard-size {m.get('shard_size')}; rerun with it "
+        if m.shard_size != plan.shard_size:
+            raise UserError(f"--out {out} was written with --shard-size {m.shard_size}; rerun with it "
                             f"(samples do not depend on it) or use --overwrite")
-        for r in m.get("shards", []):
-            t = wanted.get(r["shard_index"])
-            if t and (t.first_index, t.count) == (r["first_index"], r["count"]) and (out / r["file"]).exists():
+        for r in m.shards:
+            t = wanted.get(r.shard_index)
+            if t and (t.first_index, t.count) == (r.first_index, r.count) and (out / r.file).exists():
                 done[t.shard_index] = r
     else:
         others = [p.name for p in out.iterdir() if not p.name.startswith("shard-")]
@@ -115,8 +115,7 @@ def prepare_folder(plan: DatasetPlan, overwrite: bool) -> dict[int, dict]:
         if a.get("dataset_key") != plan.key():
             raise UserError(f"{p}: belongs to another dataset (key {a.get('dataset_key')}); use --overwrite")
         if (int(a["first_index"]), int(a["count"])) == (t.first_index, t.count):
-            done[k] = dict(file=t.file, shard_index=k, first_index=t.first_index, count=t.count,
-                           sha256=sf.sha256_file(p), bytes=p.stat().st_size)
+            done[k] = sf.ShardEntry(t.file, k, t.first_index, t.count, sf.sha256_file(p), p.stat().st_size)
     return done
 
 
@@ -241,7 +240,7 @@ def _run_local(plan, tasks, workers, retries, on_done, on_progress) -> list[tupl
     return failures
 
 
-def _ray_shard(task: ShardTask) -> ShardResult:
+def _ray_shard(task: ShardTask) -> sf.ShardEntry:
     """One Ray task: its own renderer (one process per task, ``max_calls=1``)."""
     ctx = WorkerContext(task.plan)
     try:
@@ -280,16 +279,15 @@ def run(plan: DatasetPlan, executor: str = "local", workers: int = 1, retries: i
     done = prepare_folder(plan, overwrite)
     out = Path(plan.out_dir)
     tasks = [t for t in plan.shards() if t.shard_index not in done]
-    sf.write_json_atomic(out / sf.MANIFEST_NAME, manifest_for(plan, done))
+    sf.write_manifest(out, manifest_for(plan, done))
     rendered = []
     bar = tqdm(total=sum(t.count for t in tasks), unit="img", file=sys.stderr, disable=not progress,
                desc=f"render {plan.renderer}", dynamic_ncols=True)
 
-    def on_done(r: ShardResult):
+    def on_done(r: sf.ShardEntry):
         rendered.append(r)
-        done[r.shard_index] = dict(file=r.file, shard_index=r.shard_index, first_index=r.first_index,
-                                   count=r.count, sha256=r.sha256, bytes=r.bytes)
-        sf.write_json_atomic(out / sf.MANIFEST_NAME, manifest_for(plan, done))
+        done[r.shard_index] = r
+        sf.write_manifest(out, manifest_for(plan, done))
 
     try:
         if executor == "local":
@@ -300,5 +298,5 @@ def run(plan: DatasetPlan, executor: str = "local", workers: int = 1, retries: i
             raise UserError(f"--executor {executor}: unknown (local, ray)")
     finally:
         bar.close()
-    sf.write_json_atomic(out / sf.MANIFEST_NAME, manifest_for(plan, done, failures))
+    sf.write_manifest(out, manifest_for(plan, done, failures))
     return RunReport(tuple(rendered), len(plan.shards()) - len(tasks), tuple(failures))

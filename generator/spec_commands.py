@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facegen.generator.errors import UserError
+from facegen.errors import UserError
 
 SHOW_VIEWS = ("front", "three_quarter", "profile")  # the views of ``spec show``, see preview.VIEWS
 SHOW_DISTANCE_M = 3.0  # camera distance of the preview views (nearly orthographic)
@@ -20,12 +20,8 @@ SHOW_HALF_EXTENT_M = 0.13  # half the width of head shown in each view, metres
 
 def _resolve(name: str, model):
     from facegen.generator.projection import load_spec
-    from facegen.landmark_specs.spec_file import SpecError
 
-    try:
-        return load_spec(name, model)
-    except SpecError as exc:
-        raise UserError(str(exc)) from None
+    return load_spec(name, model)  # a bad spec raises SpecError, a UserError
 
 
 def group_colors(n_groups: int) -> np.ndarray:
@@ -69,7 +65,8 @@ def show_image(spec, model, size: int = 480, labels: bool = False):
     landmarks coloured by group (silhouette groups at their contour position), and a legend."""
     from PIL import Image, ImageDraw
 
-    from facegen.generator.preview import VIEWS, contact_sheet, rasterize, shade
+    from facegen.generator.preview import VIEWS, contact_sheet, shade
+    from facegen.generator.zbuffer import rasterize
     from facegen.generator.projection import project_landmarks
 
     verts = model.vertices().astype(np.float64)

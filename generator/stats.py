@@ -28,29 +28,29 @@ class DatasetStats:
     group_visibility: np.ndarray  # (G,) share of visible landmarks per group
 
 
-def collect(folder: str, manifest: dict, label_set: str) -> DatasetStats:
+def collect(folder: str, manifest: sf.Manifest, label_set: str) -> DatasetStats:
     """Read the numbers of every finished sample of ``folder``."""
     poses, exprs, attrs, vis_sum, vis_n = [], [], {}, None, 0
     names, groups, slices = (), (), ()
-    for r in manifest.get("shards", []):
-        with h5py.File(Path(folder) / r["file"], "r") as f:
-            s = f["samples"]
-            poses.append(s["head_pose"][()])
-            exprs.append(s["expression"][()])
+    for r in manifest.shards:
+        with h5py.File(Path(folder) / r.file, "r") as f:
+            s = sf.read_samples(f, ("head_pose", "expression", "scene_json"))
+            poses.append(s["head_pose"])
+            exprs.append(s["expression"])
             names = tuple(json.loads(f.attrs["expression_names"]))
-            for js in s["scene_json"][()]:
+            for js in s["scene_json"]:
                 for k, v in json.loads(js)["identity"]["attributes"]:
                     attrs.setdefault(k, []).append(v)
-        with h5py.File(sf.label_file(folder, manifest, label_set, r["file"]), "r") as f:
+        with h5py.File(manifest.label_file(folder, label_set, r.file), "r") as f:
             g = f["labels"][label_set]
-            groups = tuple(json.loads(g.attrs["group_names"]))
-            slices = json.loads(g.attrs["group_slices"])
+            info = sf.read_label_set_info(g)
+            groups, slices = info.group_names, info.group_slices
             v = g["visible"][()]
             per = np.array([v[:, a:b].sum() for a, b in slices], np.float64)
             vis_sum = per if vis_sum is None else vis_sum + per
             vis_n += len(v)
     if not poses:
-        raise ValueError(f"{folder}: no finished shards")
+        raise sf.DatasetError(f"{folder}: no finished shards")
     sizes = np.array([b - a for a, b in slices], np.float64)
     return DatasetStats(n=vis_n, head_pose=np.concatenate(poses), expression=np.concatenate(exprs),
                         expression_names=names, attributes={k: np.asarray(v) for k, v in attrs.items()},

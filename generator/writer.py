@@ -1,16 +1,19 @@
 """Writing one shard: a pure function of (plan, shard index range), made crash-safe.
 
 A shard is rendered into ``<name>.tmp-<pid>``, flushed, fsynced, checksummed and renamed to its
-final name in one atomic step, so a killed run never leaves a half shard under a shard name.
-The format is ``generator/shard_format.py`` (documented in ``generator/SHARDS.md``).
+final name in one atomic step (``atomic_write.atomic_path``), so a killed run never leaves a half
+shard under a shard name. The layout belongs to ``generator/shard_format`` (``SHARDS.md``).
+
+The plan carries the resolved spec, its texts, its iBUG-68 map and the scene config as data:
+they are read once, by the process that starts the run, and workers never re-read the YAML, so
+editing a spec or config file during a run cannot make shards and manifest disagree.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -18,6 +21,7 @@ import h5py
 import numpy as np
 
 from facegen.generator import shard_format as sf
+from facegen.generator.atomic_write import atomic_path
 from facegen.generator.batch_labels import BatchLabeler, SampleInputs
 
 IMAGE_COMPRESSION = "gzip-1"  # smaller and faster to read than lzf here: bench/bench_compression.py, SHARDS.md
@@ -42,17 +46,22 @@ def spec_texts(spec_source: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class DatasetPlan:
-    """Everything that determines a dataset's samples (and so its key), plus the layout."""
+    """Everything that determines a dataset's samples (and so its key), plus the layout.
+    Build it with ``make_plan``, which resolves the spec and reads the config once."""
 
     out_dir: str  # dataset folder
     seed: int  # dataset seed; sample i is a pure function of (config, seed, i)
     num: int  # number of samples
     shard_size: int  # samples per shard (the last may hold fewer)
-    spec_source: str  # the spec file (absolute path) workers resolve
-    spec_hash: str  # ResolvedSpec.content_hash (workers check it)
+    spec_source: str  # the spec file (absolute path) it was resolved from
+    spec_hash: str  # ResolvedSpec.content_hash
     spec_name: str  # the spec's name: the render-time label set's name
     config_path: str | None  # scene config YAML (None: the default)
     config: dict = field(hash=False)  # config_to_dict of the loaded config
+    spec: object = field(default=None, hash=False, compare=False, repr=False)  # the ResolvedSpec itself
+    spec_texts: dict = field(default_factory=dict, hash=False, compare=False, repr=False)  # {file: YAML text}
+    ibug68: tuple[int, ...] = ()  # (68,) iBUG correspondence of the spec (projection.ibug68_map)
+    scene_config: object = field(default=None, hash=False, compare=False, repr=False)  # the SceneConfig
     renderer: str = "cycles"  # backend name (generator/backends)
     renderer_settings: dict = field(default_factory=dict, hash=False)  # keyword arguments of make_renderer
     resolution: int = 256  # image width = height, pixels
@@ -86,16 +95,23 @@ class ShardTask:
         return sf.shard_name(self.shard_index)
 
 
-@dataclass(frozen=True)
-class ShardResult:
-    """A finished shard, as the manifest lists it."""
-
-    file: str  # file name in the dataset folder
-    shard_index: int  # k
-    first_index: int  # first sample index
-    count: int  # samples in it
-    sha256: str  # hex checksum of the file
-    bytes: int  # file size
+def make_plan(out_dir: str, spec: str, config_path: str | None = None, **layout) -> DatasetPlan:
+    """A ``DatasetPlan`` for spec ``spec`` (shipped name or path) and scene config ``config_path``
+    (None: the default), both read and resolved here, once; ``layout``: the remaining
+    ``DatasetPlan`` fields (seed, num, shard_size, renderer, ...). Raises ``SpecError`` /
+    ``ConfigError`` for bad files."""
+    from facegen.generator.config import config_to_dict, load_scene_config
+    from facegen.generator.head_model import HeadModel
+    from facegen.generator.projection import ibug68_map, load_spec
+    from facegen.landmark_specs.spec_file import find_spec_file
+    model = HeadModel.load()
+    source = str(find_spec_file(spec).resolve())
+    resolved = load_spec(source, model)
+    cfg = load_scene_config(config_path)
+    return DatasetPlan(out_dir=str(Path(out_dir).resolve()), spec_source=source, spec_hash=resolved.content_hash,
+                       spec_name=resolved.name, config_path=str(Path(config_path).resolve()) if config_path else None,
+                       config=config_to_dict(cfg), spec=resolved, spec_texts=spec_texts(source),
+                       ibug68=tuple(int(i) for i in ibug68_map(resolved, model)), scene_config=cfg, **layout)
 
 
 def compression_kwargs(name: str) -> dict:
@@ -110,20 +126,17 @@ def compression_kwargs(name: str) -> dict:
 
 
 class WorkerContext:
-    """What a worker builds once and reuses for every shard: model, config, spec, labeler, renderer."""
+    """What a worker builds once and reuses for every shard: model, labeler, renderer. The spec
+    and the scene config come with the plan, as data (``make_plan``)."""
 
     def __init__(self, plan: DatasetPlan):
         from facegen.generator.backends import make_renderer
-        from facegen.generator.config import load_scene_config
         from facegen.generator.head_model import HeadModel
-        from facegen.generator.projection import load_spec
+        if plan.spec is None or plan.scene_config is None:
+            raise ValueError("DatasetPlan without its resolved spec and scene config: build it with make_plan")
         self.model = HeadModel.load()
-        self.cfg = load_scene_config(plan.config_path)
-        self.spec = load_spec(plan.spec_source, self.model)
-        if self.spec.content_hash != plan.spec_hash:
-            raise RuntimeError(f"{plan.spec_source} changed during the run (hash {self.spec.content_hash}, "
-                               f"planned {plan.spec_hash})")
-        self.spec_texts = spec_texts(plan.spec_source)
+        self.cfg = plan.scene_config
+        self.spec = plan.spec
         self.labeler = BatchLabeler(self.spec, self.model)
         self.renderer = make_renderer(plan.renderer, **plan.renderer_settings)
 
@@ -140,55 +153,17 @@ def scene_inputs(model, scene) -> tuple[np.ndarray, np.ndarray]:
     return coef, expr
 
 
-def write_label_set(parent: h5py.Group, name: str, spec, texts: dict[str, str], spec_source: str,
-                    labels: dict[str, np.ndarray]) -> None:
-    """Group ``parent/name`` with ``LABEL_FIELDS`` arrays and the spec's attributes.
-
-    The bool flags are deflated (13-480x smaller); the float32 coordinates are stored plain: their
-    low mantissa bytes are noise, so deflate saved only 21% of a label file (490 points, 256
-    samples: 4.0 vs 5.1 MB) while writing took 104 instead of 59 us a sample and reading 6x longer."""
-    g = parent.create_group(name)
-    for k in sf.LABEL_FIELDS:
-        if labels[k].dtype == np.bool_:
-            sf.write_deflated(g, k, labels[k])
-        else:
-            g.create_dataset(k, data=labels[k])
-    g.attrs["spec_name"] = spec.name
-    g.attrs["spec_hash"] = spec.content_hash
-    g.attrs["spec_source"] = str(spec_source)
-    g.attrs["spec_text"] = sf.canonical_json(texts)
-    g.attrs["landmark_names"] = json.dumps(list(spec.names))
-    g.attrs["group_names"] = json.dumps(list(spec.group_names))
-    g.attrs["group_slices"] = json.dumps([list(s) for s in spec.group_slices])
-    g.attrs["flip"] = spec.flip
-    g.attrs["ibug68"] = spec.ibug68
-    g.attrs["silhouette"] = spec.silhouette
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_shard(task: ShardTask, ctx: WorkerContext, progress=None) -> ShardResult:
+def write_shard(task: ShardTask, ctx: WorkerContext, progress=None) -> sf.ShardEntry:
     """Render, label and write one shard atomically; ``progress(n)`` is called per image."""
     from facegen.generator.camera import scene_camera
     from facegen.generator.samplers import sample_scene
     plan, n, res = task.plan, task.count, task.plan.resolution
     if n < 1:
         raise ValueError(f"shard {task.shard_index} has no samples")
-    out = Path(plan.out_dir)
-    final = out / task.file
-    tmp = out / f"{task.file}{sf.TMP_SUFFIX}-{os.getpid()}"
+    final = Path(plan.out_dir) / task.file
     model = ctx.model
     cols = {k: [] for k in ("scene_json", "identity", "expression", "gaze", "head_pose", "K", "R", "t")}
-    try:
+    with atomic_path(final) as tmp:
         with h5py.File(tmp, "w") as f:
             images = f.create_dataset("images", (n, res, res, 3), np.uint8, chunks=(1, res, res, 3),
                                       **compression_kwargs(plan.image_compression))
@@ -219,15 +194,12 @@ def write_shard(task: ShardTask, ctx: WorkerContext, progress=None) -> ShardResu
             inputs = SampleInputs(arr["identity"], arr["expression"], arr["gaze"], arr["head_pose"], arr["K"],
                                   arr["R"], arr["t"], depth16)
             labels = ctx.labeler.label(inputs)
-            s = f.create_group("samples")
-            s.create_dataset("seed", data=np.full(n, plan.seed, np.int64))
-            s.create_dataset("index", data=np.arange(task.first_index, task.first_index + n, dtype=np.int64))
-            s.create_dataset("scene_json", data=cols["scene_json"], dtype=h5py.string_dtype("utf-8"))
-            for name, key in (("head_pose", "head_pose"), ("gaze", "gaze"), ("identity_coefficients", "identity"),
-                              ("expression", "expression"), ("camera_K", "K"), ("camera_R", "R"), ("camera_t", "t")):
-                s.create_dataset(name, data=arr[key])
-            write_label_set(f.create_group("labels"), plan.spec_name, ctx.spec, ctx.spec_texts, plan.spec_source,
-                            labels)
+            sf.write_samples(f, plan.seed, task.first_index, cols["scene_json"],
+                             dict(head_pose=arr["head_pose"], gaze=arr["gaze"], identity_coefficients=arr["identity"],
+                                  expression=arr["expression"], camera_K=arr["K"], camera_R=arr["R"],
+                                  camera_t=arr["t"]))
+            sf.write_label_set(f.create_group("labels"), plan.spec_name, ctx.spec, plan.spec_texts, plan.spec_source,
+                               np.asarray(plan.ibug68, np.int64), labels)
             for k, v in dict(schema_version=sf.SCHEMA_VERSION, generator_version=generator_version(),
                              dataset_key=plan.key(), shard_index=task.shard_index, first_index=task.first_index,
                              count=n, seed=plan.seed, height=res, width=res, renderer=plan.renderer,
@@ -237,16 +209,5 @@ def write_shard(task: ShardTask, ctx: WorkerContext, progress=None) -> ShardResu
                              image_compression=plan.image_compression).items():
                 f.attrs[k] = v
             f.flush()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
         digest, size = sf.sha256_file(tmp), tmp.stat().st_size
-        os.replace(tmp, final)
-        _fsync_dir(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return ShardResult(task.file, task.shard_index, task.first_index, n, digest, size)
-
-
-def result_dict(r: ShardResult) -> dict:
-    return asdict(r)
+    return sf.ShardEntry(task.file, task.shard_index, task.first_index, n, digest, size)

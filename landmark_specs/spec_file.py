@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from facegen.errors import UserError
+
 SHIPPED_DIR = Path(__file__).resolve().parent  # the shipped specs live next to this module
 TOP_KEYS = ("name", "description", "include", "groups", "ibug68", "flip_pairs")
 # Keys a group may have; exactly one of the "kind" keys decides what the group is.
@@ -25,7 +27,7 @@ NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 BARY_TOLERANCE = 1e-5  # allowed |sum(bary) - 1| and how negative a weight may be (6 written decimals)
 
 
-class SpecError(ValueError):
+class SpecError(UserError, ValueError):
     """A bad spec: ``str()`` is one line ``FILE: KEY PATH: what is wrong``."""
 
     def __init__(self, file: str | Path, where: str, message: str):

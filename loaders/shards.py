@@ -1,4 +1,4 @@
-"""Map-style torch dataset over facegen HDF5 shards (format: ``generator/shard_format.py``).
+"""Map-style torch dataset over facegen HDF5 shards (format: ``generator/shard_format``).
 
 Files are opened lazily, per process: a worker never reuses a handle opened by its parent (fork),
 handles are dropped when the dataset is pickled for a spawned worker, and a persistent worker
@@ -8,7 +8,6 @@ least-recently-used cache; images are read one chunk (one image) at a time.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -34,26 +33,6 @@ class ShardRef:
     start: int  # position of its first sample in the concatenation of all shards of all roots
 
 
-def resolve_label_set(folder: Path, manifest: dict, labels: str | None) -> str:
-    """The label set name meant by ``labels``: a set name (``dense490``), the stem of its spec file
-    (``490``), or None for the render-time set. ``LoaderError`` naming the manifest if none matches."""
-    sets = manifest.get("label_sets", {})
-    if labels is None:
-        return manifest["spec"]["name"]
-    if labels in sets:
-        return labels
-    stems = {}
-    for name, s in sets.items():
-        source = s.get("spec_source") or (manifest["spec"]["source"] if s["location"] == "shard" else "")
-        stems[name] = Path(source).stem if source else ""
-    hits = [name for name, stem in stems.items() if stem == labels]
-    if len(hits) != 1:
-        have = ", ".join(f"{n} ({stems[n]}.yaml)" for n in sets)
-        why = "is ambiguous" if hits else "does not exist"
-        raise LoaderError(f"{folder / sf.MANIFEST_NAME}: label set {labels!r} {why} (have: {have})")
-    return hits[0]
-
-
 class ShardIndex:
     """Shards of one or many dataset folders, one label set, and that set's landmark metadata.
 
@@ -71,20 +50,20 @@ class ShardIndex:
             folder = Path(root)
             try:
                 manifest = sf.read_manifest(folder)
-            except ValueError as exc:
+                name = manifest.label_set(labels, folder).name
+            except sf.DatasetError as exc:
                 raise LoaderError(str(exc)) from None
-            name = resolve_label_set(folder, manifest, labels)
-            for entry in manifest["shards"]:
-                shard = folder / entry["file"]
-                label = sf.label_file(folder, manifest, name, entry["file"])
+            for entry in manifest.shards:
+                shard = folder / entry.file
+                label = manifest.label_file(folder, name, entry.file)
                 for p, what in ((shard, "shard"), (label, f"label file of {name!r}")):
                     if not p.is_file():
                         raise LoaderError(f"{p}: missing {what} (listed in {folder / sf.MANIFEST_NAME})")
-                if verify and sf.sha256_file(shard) != entry["sha256"]:
+                if verify and sf.sha256_file(shard) != entry.sha256:
                     raise LoaderError(f"{shard}: corrupt shard (sha256 differs from the manifest)")
-                self.shards.append(ShardRef(str(shard), str(label), name, int(entry["count"]), start))
-                start += int(entry["count"])
-            if manifest["shards"]:
+                self.shards.append(ShardRef(str(shard), str(label), name, entry.count, start))
+                start += entry.count
+            if manifest.shards:
                 self._read_spec_attrs(self.shards[-1])
         if self.landmark_names is None:
             raise LoaderError(f"{roots[0]}: dataset has no finished shards")
@@ -94,16 +73,13 @@ class ShardIndex:
     def _read_spec_attrs(self, ref: ShardRef) -> None:
         try:
             with h5py.File(ref.label_path, "r") as f:
-                g = f["labels"][ref.label_set]
-                names = json.loads(g.attrs["landmark_names"])
-                flip = np.asarray(g.attrs["flip"], np.int64)
-                ibug68 = np.asarray(g.attrs["ibug68"], np.int64).reshape(-1)
-                groups = {n: slice(*sl) for n, sl in zip(json.loads(g.attrs["group_names"]),
-                                                         json.loads(g.attrs["group_slices"]))}
-        except (OSError, KeyError) as exc:
+                info = sf.read_label_set_info(f["labels"][ref.label_set])
+        except (OSError, KeyError, ValueError) as exc:
             raise LoaderError(sf.corrupt_shard(ref.label_path, exc)) from None
+        names = list(info.landmark_names)
+        groups = {n: slice(*sl) for n, sl in zip(info.group_names, info.group_slices)}
         if self.landmark_names is None:
-            self.landmark_names, self.flip_index, self.ibug68_index, self.groups = names, flip, ibug68, groups
+            self.landmark_names, self.flip_index, self.ibug68_index, self.groups = names, info.flip, info.ibug68, groups
         elif names != self.landmark_names:
             raise LoaderError(f"{ref.label_path}: label set {ref.label_set!r} has other landmarks than the "
                               f"first dataset's ({len(names)} vs {len(self.landmark_names)} points)")
@@ -169,12 +145,13 @@ class ShardReader:
         ref = self.index.shards[k]
         try:
             f, lf = self._file(ref.shard_path), self._file(ref.label_path)
-            g, s = lf["labels"][ref.label_set], f["samples"]
-            out = dict(landmarks=g["landmarks_2d_contour" if self.contour else "landmarks_2d"][()],
-                       visibility=g["visible"][()].astype(np.float32), pupils=g["pupils_2d"][()],
-                       pose=s["head_pose"][()].astype(np.float32), seed=s["seed"][()], index=s["index"][()])
+            coords = "landmarks_2d_contour" if self.contour else "landmarks_2d"
+            g = sf.read_label_arrays(lf["labels"][ref.label_set], names=(coords, "visible", "pupils_2d"))
+            s = sf.read_samples(f, ("head_pose", "seed", "index"))
+            out = dict(landmarks=g[coords], visibility=g["visible"].astype(np.float32), pupils=g["pupils_2d"],
+                       pose=s["head_pose"].astype(np.float32), seed=s["seed"], index=s["index"])
             n = int(f.attrs["count"])
-        except (OSError, KeyError) as exc:
+        except (OSError, KeyError, ValueError) as exc:
             raise LoaderError(sf.corrupt_shard(ref.shard_path, exc)) from None
         if n != ref.count or any(len(v) != n for v in out.values()):
             raise LoaderError(f"{ref.shard_path}: corrupt shard ({n} samples, manifest says {ref.count})")

@@ -1,10 +1,31 @@
-"""Shared fixtures: the head model is loaded once per test session."""
+"""Shared fixtures: the head model is loaded once per test session; the real faces are found in
+one place."""
+
+import os
+from pathlib import Path
 
 import pytest
 
 from facegen.generator.head_model import HeadModel
 
+REAL_FACES_ENV = "FACEGEN_REAL_FACES"  # names the real-faces folder; overrides the default below
+# The default: a ``shared/real_faces`` folder next to the checkout (``<checkout>/../shared/real_faces``).
+DEFAULT_REAL_FACES = Path(__file__).resolve().parents[2] / "shared" / "real_faces"
+
 
 @pytest.fixture(scope="session")
 def model() -> HeadModel:
     return HeadModel.load()
+
+
+@pytest.fixture(scope="session")
+def real_faces() -> Path:
+    """The folder of real faces (``*.jpg`` with dlib 68-point 300-W ``.pts``): ``$FACEGEN_REAL_FACES``
+    when it names a folder, else ``<checkout>/../shared/real_faces``. A test asking for it skips,
+    naming both places, when neither is a folder."""
+    env = os.environ.get(REAL_FACES_ENV)
+    for place in ([Path(env)] if env else []) + [DEFAULT_REAL_FACES]:
+        if place.is_dir():
+            return place
+    looked = f"${REAL_FACES_ENV}={env}: not a folder" if env else f"${REAL_FACES_ENV}: not set"
+    pytest.skip(f"no real faces: {looked}; {DEFAULT_REAL_FACES} (<checkout>/../shared/real_faces): not a folder")

@@ -5,31 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facegen.generator.errors import UserError
+from facegen.errors import UserError
 
 
 def _cmd_train(args) -> int:
-    from facegen.trainer.config import ConfigError, load_train_config
+    from facegen.trainer.config import load_train_config
 
-    try:
-        cfg = load_train_config(args.config)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from None
+    cfg = load_train_config(args.config)
     from facegen.trainer.train import train
 
     index, source = None, None
     if cfg.mode != "real":
-        from facegen.trainer.ibug_map import ibug_indices, spec_source
+        from facegen.trainer.ibug_map import dataset_ibug68
 
-        source = spec_source(cfg.data.synthetic, cfg.data.labels)
-        if source is None:
-            raise UserError(f"{args.config}: data.labels: label set {cfg.data.labels!r} not found in "
-                            f"{cfg.data.synthetic}/manifest.json")
-        index = ibug_indices(source)
-    try:
-        path = train(cfg, ibug_index=index, spec_source=source, quiet=args.quiet)
-    except (ValueError, FileNotFoundError) as exc:
-        raise UserError(str(exc)) from None
+        source, index = dataset_ibug68(cfg.data.synthetic, cfg.data.labels)
+    path = train(cfg, ibug_index=index, spec_source=source, quiet=args.quiet)
     print(f"wrote {path}")
     return 0
 
@@ -46,10 +36,7 @@ def _cmd_evaluate(args) -> int:
             raise UserError(f"{flag} {folder}: folder does not exist")
     from facegen.trainer.evaluate import evaluate, format_table
 
-    try:
-        header, rows, notes = evaluate(args.checkpoint, args.data, args.synthetic, args.fit_data, args.seed)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        raise UserError(str(exc)) from None
+    header, rows, notes = evaluate(args.checkpoint, args.data, args.synthetic, args.fit_data, args.seed)
     print("NME x 100 (IPD: inter-pupil, IOD: inter-ocular, outer corners)")
     print(format_table(header, rows))
     for n in notes:

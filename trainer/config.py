@@ -12,11 +12,18 @@ from pathlib import Path
 
 import yaml
 
+from facegen.errors import UserError
+
 MODES = ("synthetic", "synthetic+real", "daln", "real")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """Bad train.yaml: the message names the file and the key."""
+
+
+class TrainerError(UserError):
+    """A train, evaluate or predict run refused for its input (a checkpoint of another run or
+    model, a dataset without what the run needs): the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,8 @@ def _check(cfg: TrainConfig, file: str) -> None:
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
-    """Read and check ``train.yaml``; relative data and output paths are resolved against its folder."""
+    """Read and check ``train.yaml``; relative paths (out_dir, init_from, data.synthetic, data.real)
+    are resolved against its folder, not the working directory."""
     path = Path(path)
     file = str(path)
     try:
@@ -160,7 +168,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
     def rel(p):
         return None if p is None else str((base / p) if not Path(p).is_absolute() else Path(p))
 
-    cfg = dataclasses.replace(cfg, out_dir=rel(cfg.out_dir),
+    cfg = dataclasses.replace(cfg, out_dir=rel(cfg.out_dir), init_from=rel(cfg.init_from),
                               data=dataclasses.replace(cfg.data, synthetic=rel(cfg.data.synthetic), real=rel(cfg.data.real)))
     _check(cfg, file)
     return cfg

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import TrainerError
 from .data import decode, make_codec, open_real, open_synthetic
 from .metrics import NORMALISATIONS, nme
 from .train import build_model, load_checkpoint
@@ -37,6 +38,15 @@ def load_model(path: str | Path, device="cpu"):
         lt.load_state_dict(state["label_transfer"])
         lt.to(device).eval()
     return model, lt, meta
+
+
+def ibug_index(checkpoint: str | Path, meta: dict) -> list[int]:
+    """``(68,)`` landmark index per iBUG point stored in a checkpoint's ``meta`` (train time)."""
+    index = [int(i) for i in meta.get("ibug_index", ())]
+    if len(index) != 68:
+        raise TrainerError(f"{checkpoint}: the checkpoint stores no iBUG-68 map ({len(index)} entries); "
+                           "retrain it with this facegen")
+    return index
 
 
 @torch.no_grad()
@@ -133,17 +143,11 @@ def evaluate(checkpoint: str, data: str, synthetic: str | None = None, fit_data:
              seed: int = 0, device: str = "cpu") -> tuple[list[str], list[list[str]], list[str]]:
     """Returns ``(header, rows, notes)`` of the NME table (NME x 100)."""
     model, lt, meta = load_model(checkpoint, device)
-    index = list(meta["ibug_index"])
-    if len(index) != 68:
-        if not meta.get("spec_source"):
-            raise ValueError(f"{checkpoint}: no iBUG map and no spec source stored")
-        from .ibug_map import ibug_indices  # generator core (head model), not a backend
-
-        index = ibug_indices(meta["spec_source"], meta["landmark_names"])
+    index = ibug_index(checkpoint, meta)
     size = meta["input_size"]
     real = predict_dataset(model, lt, meta, open_real(data, size, meta.get("crop_margin", 1.25)), device=device)
     if real["gt"].shape[1] != 68:
-        raise ValueError(f"{data}: expected 68 iBUG labels, got {real['gt'].shape[1]}")
+        raise TrainerError(f"{data}: expected 68 iBUG labels, got {real['gt'].shape[1]}")
     masks = subset_masks(real["paths"], data)
     notes = []
     if fit_data:

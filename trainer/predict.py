@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .data import crop_whole_image, decode, make_codec, write_pts
-from .evaluate import load_model
+from .evaluate import ibug_index, load_model
 
 
 @torch.no_grad()
@@ -35,12 +35,7 @@ def predict_images(checkpoint: str, images: list[str], out_dir: str, ibug: bool 
         heat = model(x.to(device))[-1]
         pts = decode(codec, heat)[0][0]
         if ibug:
-            index = meta["ibug_index"]
-            if len(index) != 68:
-                from .ibug_map import ibug_indices
-
-                index = ibug_indices(meta["spec_source"], meta["landmark_names"])
-            pts = pts[index]
+            pts = pts[ibug_index(checkpoint, meta)]
         pts = (pts - affine[:, 2]) @ np.linalg.inv(affine[:, :2]).T  # crop -> image pixels
         draw = ImageDraw.Draw(img)
         r = max(1.0, min(img.size) / 150)

@@ -16,13 +16,16 @@ from __future__ import annotations
 import csv
 import dataclasses
 import os
+import pickle
 import time
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
-from .config import TrainConfig
+from facegen.generator.atomic_write import atomic_path
+
+from .config import TrainConfig, TrainerError
 from .daln import daln_loss, grl_coefficient
 from .data import WithHeatmaps, make_codec, open_real, open_synthetic
 from .hourglass import HourglassConfig, StackedHourglass
@@ -62,14 +65,23 @@ def _infinite(dataset, batch_size: int, seed: int, workers: int, distributed: bo
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Atomic write: a crash never leaves a half-written ``last.pt``."""
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Atomic write (fsynced, renamed): a crash never leaves a half-written ``last.pt``."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    return torch.load(path, map_location=map_location, weights_only=True)
+    """A checkpoint written by ``save_checkpoint`` (tensors and plain data only: ``weights_only``);
+    ``TrainerError`` naming the file when it is not one."""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise TrainerError(f"{path}: no such checkpoint") from None
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as exc:
+        raise TrainerError(f"{path}: not a facegen checkpoint ({' '.join(str(exc).split())[:200]})") from None
+    if not isinstance(state, dict) or not {"meta", "model"} <= set(state):
+        raise TrainerError(f"{path}: not a facegen checkpoint (no meta/model entries)")
+    return state
 
 
 def build_model(meta: dict) -> tuple[StackedHourglass, LabelTransferUNet | None]:
@@ -138,7 +150,7 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
     if cfg.resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, map_location=device)
         if state["meta"]["num_landmarks"] != meta["num_landmarks"] or state["meta"]["mode"] != cfg.mode:
-            raise ValueError(f"{ckpt_path}: checkpoint of another run (mode/landmarks differ); use another out_dir")
+            raise TrainerError(f"{ckpt_path}: checkpoint of another run (mode/landmarks differ); use another out_dir")
         model.load_state_dict(state["model"])
         if lt is not None:
             lt.load_state_dict(state["label_transfer"])
@@ -148,8 +160,8 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
     elif cfg.init_from:
         state = load_checkpoint(cfg.init_from, map_location=device)
         if state["meta"]["hourglass"] != meta["hourglass"]:
-            raise ValueError(f"{cfg.init_from}: init_from checkpoint has another model "
-                             f"({state['meta']['hourglass']}, this run: {meta['hourglass']})")
+            raise TrainerError(f"{cfg.init_from}: init_from checkpoint has another model "
+                               f"({state['meta']['hourglass']}, this run: {meta['hourglass']})")
         model.load_state_dict(state["model"])
     net = model
     if distributed:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facegen.generator.errors import UserError
+from facegen.errors import UserError
 
 BACKENDS = {"cycles": "facegen.generator.backends.cycles", "raster": "facegen.generator.backends.raster"}
 
@@ -36,6 +36,6 @@ def make_renderer(name: str, **settings):
     try:
         module = importlib.import_module(BACKENDS[name])
     except ImportError as exc:
-        extra = "bpy==5.0.1" if name == "cycles" else "pyrender and PyOpenGL>=3.1.7"
-        raise UserError(f"--renderer {name}: cannot import its backend ({exc}); install {extra}") from None
+        extra = "bpy==5.0.1 (pip install 'facegen[render]')" if name == "cycles" else "pip install 'facegen[raster]'"
+        raise UserError(f"--renderer {name}: cannot import its backend ({exc}); {extra}") from None
     return module.Renderer(**settings)

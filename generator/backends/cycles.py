@@ -18,7 +18,7 @@ memory stays flat (bench/bench_cycles.py measures it).
 - Camera: the Camera's K, R, t exactly: lens from fx, sensor shift from the principal point.
 
 Segmentation and depth come from a z-buffer of the same posed mesh and camera
-(``generator/preview.rasterize``), so they agree with the landmarks by construction; only the
+(``generator/zbuffer.rasterize``), so they agree with the landmarks by construction; only the
 eye spheres differ from the mesh eyeballs, by well under a millimetre.
 """
 
@@ -38,7 +38,7 @@ from facegen.generator import appearance
 from facegen.generator.backends import RenderResult
 from facegen.generator.camera import face_centre
 from facegen.generator.head_model import HeadModel
-from facegen.generator.preview import rasterize
+from facegen.generator.zbuffer import rasterize
 from facegen.generator.segmentation import face_classes, vertex_classes
 
 MATERIALS = ("skin", "hair", "clothing")

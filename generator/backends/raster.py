@@ -17,8 +17,10 @@ GL platform: ``PYOPENGL_PLATFORM`` must be set before PyOpenGL is imported, so i
 import of this module unless the user set it. Found here (Debian 12, Mesa 22.3 llvmpipe, no X):
 EGL works through the EGL device extension (the default display does not initialise without X),
 ~6 ms for a 256x256 sphere; OSMesa also works (no multisampling, slower here with several draw
-calls) but needs ``apt-get install libosmesa6``. Both need
-``PyOpenGL>=3.1.7`` installed over pyrender's ``PyOpenGL==3.1.0`` pin. EGL first, OSMesa fallback.
+calls) but needs ``apt-get install libosmesa6``. ``pyrender`` comes from the ``pyrender2`` package
+(the ``raster`` extra), which requires ``PyOpenGL>=3.1.9``: PyOpenGL 3.1.0, upstream pyrender's
+pin, has no OSMesa context call pyrender can use and reaches GL through libGL (GLX) under EGL.
+EGL first, OSMesa fallback.
 """
 
 from __future__ import annotations

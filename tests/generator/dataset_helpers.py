@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from facegen.generator.cli import main
+from facegen.cli import main
 
 RES = 40  # tiny images keep the dataset tests fast
 

@@ -8,7 +8,7 @@ import trimesh
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "facegen.generator.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "facegen.cli", *args], capture_output=True,
                           text=True, cwd=cwd)
 
 
@@ -85,9 +85,9 @@ def test_preview_sheet(tmp_path):
 
 def test_import_facegen_pulls_no_heavy_dependency():
     # facegen.loaders and facegen.trainer are the PyTorch packages: they may import torch.
-    code = ("import sys, facegen, facegen.generator.cli, facegen.generator.samplers, "
+    code = ("import sys, facegen, facegen.cli, facegen.generator.samplers, "
             "facegen.generator.backends, facegen.generator.runner, facegen.landmark_specs; "
-            "facegen.generator.cli.build_parser(); "
+            "facegen.cli.build_parser(); "
             "print(sorted(m for m in ('torch', 'bpy', 'pyrender', 'OpenGL') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -8,7 +8,7 @@ import h5py
 import pytest
 from PIL import Image
 
-from facegen.generator.cli import main
+from facegen.cli import main
 from tests.generator.dataset_helpers import render, require_raster
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from facegen.generator.head_model import Expression, Gaze, HeadPose, Identity, rotation_matrix
-from facegen.generator.preview import orthographic_view, rasterize
+from facegen.generator.preview import orthographic_view
+from facegen.generator.zbuffer import rasterize
 
 
 def _eye_centre(model, verts, side):

@@ -9,7 +9,7 @@ import pytest
 from facegen.generator import shard_format as sf
 from facegen.generator.batch_labels import BatchLabeler, SampleInputs
 from facegen.generator.camera import scene_camera
-from facegen.generator.cli import main
+from facegen.cli import main
 from facegen.generator.config import load_scene_config
 from facegen.generator.projection import load_spec, project_landmarks, render_depth
 from facegen.generator.samplers import sample_scene
@@ -65,19 +65,19 @@ def test_relabel_same_spec_reproduces_labels_exactly(tmp_path, capsys):
     require_raster()
     out = tmp_path / "ds"
     assert render(out, num=5, shard_size=2) == 0
-    before = {s["file"]: s["sha256"] for s in sf.read_manifest(out)["shards"]}
+    before = {s.file: s.sha256 for s in sf.read_manifest(out).shards}
     assert main(["relabel", str(out), "--spec", "68", "--name", "again", "--workers", "2"]) == 0
     m = sf.read_manifest(out)
-    assert set(m["label_sets"]) == {"ibug68", "again"}
-    assert {s["file"]: sf.sha256_file(out / s["file"]) for s in m["shards"]} == before  # images untouched
-    for s in m["shards"]:
-        a = sf.read_labels(out, m, "ibug68", s["file"])
-        b = sf.read_labels(out, m, "again", s["file"])
+    assert set(m.label_sets) == {"ibug68", "again"}
+    assert {s.file: sf.sha256_file(out / s.file) for s in m.shards} == before  # images untouched
+    for s in m.shards:
+        a = sf.read_labels(m.label_file(out, "ibug68", s.file), "ibug68")
+        b = sf.read_labels(m.label_file(out, "again", s.file), "again")
         for k in sf.LABEL_FIELDS:
             assert np.array_equal(a[k], b[k]), k
     assert main(["relabel", str(out), "--spec", "490"]) == 0
     m = sf.read_manifest(out)
-    lab = sf.read_labels(out, m, "dense490", m["shards"][0]["file"])
+    lab = sf.read_labels(m.label_file(out, "dense490", m.shards[0].file), "dense490")
     assert lab["landmarks_2d"].shape == (2, 490, 2)
     capsys.readouterr()
     assert main(["relabel", str(out), "--spec", "68", "--name", "again"]) == 2
@@ -91,7 +91,7 @@ def test_relabel_of_a_corrupt_shard_is_one_error_line(tmp_path, capsys):
     require_raster()
     out = tmp_path / "ds"
     assert render(out, num=4, shard_size=2) == 0
-    bad = out / sf.read_manifest(out)["shards"][1]["file"]
+    bad = out / sf.read_manifest(out).shards[1].file
     with h5py.File(bad, "r") as f:
         spots = []
         f["depth"].id.chunk_iter(lambda info: spots.append((info.byte_offset, info.size)))

@@ -3,7 +3,7 @@
 import pytest
 
 from facegen.generator.config import load_scene_config
-from facegen.generator.errors import UserError
+from facegen.errors import UserError
 
 
 def test_default_config_loads_and_user_keys_override(tmp_path):

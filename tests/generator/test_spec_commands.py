@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from facegen.generator.cli import main
+from facegen.cli import main
 
 BASE = {"name": "t", "groups": {
     "jaw": {"silhouette": True, "anchors": [2635, 783, 5158], "count": 5},

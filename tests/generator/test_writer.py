@@ -29,7 +29,7 @@ def test_shard_holds_everything_to_recreate_and_train(tmp_path, model):
     assert render(out, num=3, shard_size=3) == 0
     assert sorted(p.name for p in out.iterdir()) == [sf.MANIFEST_NAME, "shard-00000.h5"]  # no temporaries left
     m = sf.read_manifest(out)
-    assert m["schema_version"] == sf.SCHEMA_VERSION and m["spec"]["name"] == "ibug68" and m["num"] == 3
+    assert m.schema_version == sf.SCHEMA_VERSION and m.spec.name == "ibug68" and m.num == 3
     with h5py.File(out / "shard-00000.h5", "r") as f:
         assert f["images"].shape == (3, RES, RES, 3) and f["images"].chunks == (1, RES, RES, 3)
         assert f["depth"].dtype == np.float16 and f["segmentation"].dtype == np.uint8

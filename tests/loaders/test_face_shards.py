@@ -131,7 +131,7 @@ def test_uint8_images_and_channels_last_collate(ds68):
 
 
 def test_label_set_added_by_relabel(ds68, tmp_path):
-    from facegen.generator.cli import main
+    from facegen.cli import main
     folder = tmp_path / "ds"
     shutil.copytree(ds68, folder)
     assert main(["relabel", str(folder), "--spec", "490"]) == 0

@@ -12,11 +12,6 @@ from PIL import Image
 
 from facegen.loaders import IBUG68_FLIP, LoaderError, RealFaces, read_pts
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "real_faces"
-if not REAL.is_dir():
-    REAL = Path("/work/shared/real_faces")
-
-
 def write_pts(path, pts, n_points=None):
     body = "\n".join(f"{x:.3f} {y:.3f}" for x, y in pts)
     path.write_text(f"version: 1\nn_points:  {n_points or len(pts)}\n{{\n{body}\n}}\n")
@@ -42,9 +37,8 @@ def test_wrong_point_count_and_malformed_files_name_the_file(tmp_path):
         RealFaces(tmp_path)
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="no shared/real_faces")
-def test_development_faces():
-    ds = RealFaces(REAL)
+def test_development_faces(real_faces):
+    ds = RealFaces(real_faces)
     assert len(ds) == 12 and ds.num_landmarks == 68
     it = ds[3]
     path = Path(it["meta"]["path"])
@@ -55,14 +49,13 @@ def test_development_faces():
     assert torch.all(it["visibility"] == 1) and torch.isnan(it["pose"]).all()
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="no shared/real_faces")
-def test_recursive_folders_with_unlabelled_images(tmp_path):
+def test_recursive_folders_with_unlabelled_images(tmp_path, real_faces):
     for sub, name in (("300W/01_Indoor", "obama"), ("lfpw/testset", "biden"), ("ibug", "messi5")):
         (tmp_path / sub).mkdir(parents=True)
-        shutil.copy(REAL / f"{name}.jpg", tmp_path / sub)
-        shutil.copy(REAL / f"{name}.pts", tmp_path / sub)
+        shutil.copy(real_faces / f"{name}.jpg", tmp_path / sub)
+        shutil.copy(real_faces / f"{name}.pts", tmp_path / sub)
     (tmp_path / "unlabelled").mkdir()
-    Image.open(REAL / "astronaut.jpg").save(tmp_path / "unlabelled" / "astro.png")
+    Image.open(real_faces / "astronaut.jpg").save(tmp_path / "unlabelled" / "astro.png")
     ds = RealFaces(tmp_path)
     assert len(ds) == 4
     un = [it for it in (ds[i] for i in range(4)) if it["meta"]["path"].endswith("astro.png")][0]

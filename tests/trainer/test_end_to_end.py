@@ -1,19 +1,16 @@
 """Tiny train -> evaluate -> predict run on CPU: a raster shard dataset as the source, the 12
-real faces in /work/shared/real_faces (dlib pseudo-labels) as the target and test set."""
+real faces (dlib pseudo-labels; the ``real_faces`` fixture of tests/conftest.py) as the target
+and test set."""
 
 import math
-import os
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from facegen.generator.cli import main
-
-REAL = Path(os.environ.get("FACEGEN_REAL_FACES", "/work/shared/real_faces"))
+from facegen.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +24,12 @@ def shards(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def small_real(tmp_path_factory):
+def small_real(tmp_path_factory, real_faces):
     """4 of the small real crops: a cheap training target (decoding the 600 px ones is slow)."""
-    if not REAL.is_dir():
-        pytest.skip("needs the real_faces folder")
     out = tmp_path_factory.mktemp("real")
     for i in range(4):
         for ext in (".jpg", ".pts"):
-            shutil.copy(REAL / f"group_t1_{i}{ext}", out)
+            shutil.copy(real_faces / f"group_t1_{i}{ext}", out)
     return out
 
 
@@ -48,8 +43,7 @@ def _config(tmp_path, shards, mode, steps, real, out="run"):
     return path
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="needs the real_faces folder")
-def test_train_daln_resume_evaluate_predict(tmp_path, shards, small_real, capsys):
+def test_train_daln_resume_evaluate_predict(tmp_path, shards, small_real, real_faces, capsys):
     cfg = _config(tmp_path, shards, "daln", 2, small_real)
     assert main(["train", "--config", str(cfg), "--quiet"]) == 0
     cfg = _config(tmp_path, shards, "daln", 3, small_real)  # resume from step 2
@@ -58,7 +52,7 @@ def test_train_daln_resume_evaluate_predict(tmp_path, shards, small_real, capsys
     assert rows[0].startswith("step,") and [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
     ckpt = tmp_path / "run" / "last.pt"
     capsys.readouterr()
-    assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(REAL), "--synthetic", str(shards)]) == 0
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(real_faces), "--synthetic", str(shards)]) == 0
     out = capsys.readouterr().out
     assert "synthetic test" in out and "(a) nearest" in out and "(b) mlp" in out and "far too few" in out
     table = [ln for ln in out.splitlines() if ln.startswith("run/last.pt")]
@@ -66,13 +60,12 @@ def test_train_daln_resume_evaluate_predict(tmp_path, shards, small_real, capsys
     numbers = [float(x) for ln in table for x in re.findall(r"\d+\.\d+", ln)]
     assert len(numbers) == 4 + 2 and all(math.isfinite(x) for x in numbers)
 
-    image = sorted(REAL.glob("*.jpg"))[0]
+    image = sorted(real_faces.glob("*.jpg"))[0]
     assert main(["predict", "--checkpoint", str(ckpt), str(image), "--out", str(tmp_path / "pred"), "--ibug"]) == 0
     pts = (tmp_path / "pred" / f"{image.stem}.pts").read_text()
     assert "n_points:  68" in pts and (tmp_path / "pred" / f"{image.stem}.png").exists()
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="needs the real_faces folder")
 @pytest.mark.parametrize("mode", ["synthetic+real", "real"])
 def test_other_modes_train_and_evaluate(tmp_path, shards, small_real, capsys, mode):
     cfg = _config(tmp_path, shards, mode, 1, small_real)
@@ -85,7 +78,6 @@ def test_other_modes_train_and_evaluate(tmp_path, shards, small_real, capsys, mo
     assert values and np.isfinite(values).all()
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="needs the real_faces folder")
 def test_init_from_starts_daln_from_synthetic_weights(tmp_path, shards, small_real, capsys):
     import torch
 

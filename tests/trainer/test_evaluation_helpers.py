@@ -3,12 +3,12 @@
 import numpy as np
 
 from facegen.trainer.evaluate import split_fit, subset_masks
-from facegen.trainer.ibug_map import ibug_indices
+from facegen.generator.projection import ibug68_map, load_spec
 
 
-def test_ibug_map_68_is_identity_and_dense_is_nearest():
-    assert ibug_indices("68") == list(range(68))
-    idx = ibug_indices("243")
+def test_ibug_map_68_is_identity_and_dense_is_nearest(model):
+    assert ibug68_map(load_spec("68", model), model).tolist() == list(range(68))
+    idx = ibug68_map(load_spec("243", model), model).tolist()
     assert len(idx) == 68 and all(0 <= i < 243 for i in idx)
     assert len(set(idx)) > 55  # distinct dense points for (nearly) every iBUG point
 

@@ -11,7 +11,7 @@ bpy = pytest.importorskip("bpy")
 from facegen.generator.backends import make_renderer  # noqa: E402
 from facegen.generator.camera import scene_camera  # noqa: E402
 from facegen.generator.config import load_scene_config  # noqa: E402
-from facegen.generator.preview import rasterize  # noqa: E402
+from facegen.generator.zbuffer import rasterize  # noqa: E402
 from facegen.generator.samplers import sample_scene  # noqa: E402
 from facegen.generator.segmentation import CLASSES  # noqa: E402
 

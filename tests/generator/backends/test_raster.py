@@ -18,7 +18,7 @@ raster = pytest.importorskip("facegen.generator.backends.raster")
 from facegen.generator.camera import scene_camera  # noqa: E402
 from facegen.generator.config import load_scene_config  # noqa: E402
 from facegen.generator.head_model import Expression, Gaze, HeadModel, HeadPose  # noqa: E402
-from facegen.generator.preview import rasterize  # noqa: E402
+from facegen.generator.zbuffer import rasterize  # noqa: E402
 from facegen.generator.samplers import sample_scene  # noqa: E402
 from facegen.generator.segmentation import CLASSES  # noqa: E402
 

@@ -1,28 +1,18 @@
-"""The ``facegen`` command line: one entry point, one subcommand per job.
-
-Bad input (a file, a key, an argument) prints one line ``facegen: error: ...`` and exits 2.
-"""
+"""CLI subcommands for single heads: ``mesh`` (a sample's posed mesh as OBJ) and ``preview``
+(a contact sheet of sampled heads). Registered by the root ``cli.py`` through ``add_parser``."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-from facegen.generator.errors import UserError
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit code 2."""
-
-    def error(self, message):
-        raise UserError(f"{self.prog}: {message}")
+from facegen.errors import UserError
 
 
 def _cmd_mesh(args) -> int:
+    from facegen.generator.atomic_write import write_text_atomic
     from facegen.generator.config import load_scene_config
     from facegen.generator.head_model import HeadModel
-    from facegen.generator.mesh_io import obj_text, write_atomic
+    from facegen.generator.mesh_io import obj_text
     from facegen.generator.samplers import sample_scene
 
     out = Path(args.out)
@@ -43,16 +33,15 @@ def _cmd_mesh(args) -> int:
                 f"identity: {attrs}",
                 f"head pose (deg): yaw={pose.yaw_deg:.2f} pitch={pose.pitch_deg:.2f} roll={pose.roll_deg:.2f}",
                 "units: metres; x = subject's left, y = back, z = up")
-    write_atomic(out, obj_text(verts, model.faces, model.uvs, model.face_uvs, comments))
+    write_text_atomic(out, obj_text(verts, model.faces, model.uvs, model.face_uvs, comments))
     print(f"wrote {out} ({model.n_vertices} vertices, {len(model.faces)} triangles)")
     return 0
 
 
 def _cmd_preview(args) -> int:
-    import numpy as np
 
     from facegen.generator.config import load_scene_config
-    from facegen.generator.head_model import HeadModel, HeadPose
+    from facegen.generator.head_model import HeadModel
     from facegen.generator.preview import contact_sheet, render_views
     from facegen.generator.samplers import sample_scene
 
@@ -82,10 +71,8 @@ def _cmd_preview(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="facegen", description="Synthetic face datasets with dense, editable landmarks.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
+def add_parser(sub) -> None:
+    """Register ``mesh`` and ``preview`` on the CLI's subparsers."""
     p = sub.add_parser("mesh", help="export the posed head mesh of one sample as OBJ (with UVs)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     p.add_argument("--index", type=int, default=0, help="sample index (default 0)")
@@ -103,27 +90,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--identity-only", action="store_true", help="neutral faces, no pose: identities only")
     p.add_argument("--out", required=True, help="output .png")
     p.set_defaults(func=_cmd_preview)
-
-    from facegen.generator.spec_commands import add_parser as add_spec_parser
-    add_spec_parser(sub)
-    from facegen.generator.dataset_commands import add_parser as add_dataset_parser
-    add_dataset_parser(sub)
-    from facegen.trainer.commands import add_parser as add_trainer_parser
-    add_trainer_parser(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        return args.func(args)
-    except UserError as exc:
-        print(f"facegen: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("facegen: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

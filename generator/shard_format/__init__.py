@@ -1,0 +1,42 @@
+"""The on-disk dataset format: HDF5 shards plus a JSON manifest (documented in ``generator/SHARDS.md``).
+
+This package is the one owner of the layout: every write has its read here, and the writer,
+relabel, loaders, inspect/view/stats and the trainer use these functions instead of naming
+datasets or manifest keys themselves. It imports numpy, h5py, the two deflate libraries and the
+standard library (the loaders import it, so never bpy, pyrender or torch). Bump
+``SCHEMA_VERSION`` whenever a dataset is renamed, retyped or re-meant.
+
+Layout of a dataset folder::
+
+    manifest.json                     # Manifest: shards, counts, sha256 checksums, label sets
+    shard-00000.h5 ...                # images, per-sample scene data (/samples), the render-time label set
+    labels/<name>/shard-00000.h5 ...  # label sets added later by ``facegen relabel``
+
+- ``layout``: names, the array tables (``SAMPLE_FIELDS``, ``LABEL_FIELDS``, ``IMAGE_FIELDS``), checksums, ``DatasetError``
+- ``manifest``: ``Manifest`` and ``read_manifest`` / ``write_manifest``
+- ``groups``: ``write_samples`` / ``read_samples``, ``write_label_set`` / ``read_label_set_info`` / ``read_labels``, ``check_shard``
+- ``chunks``: image and depth rows deflated and inflated past HDF5's filter pipeline
+"""
+
+from facegen.generator.shard_format.chunks import (InflateError, deflated_rows, depth_from_bytes, float16_codes,
+                                                   float16_from_bytes, inflate, inflate_row, read_depth_bytes,
+                                                   stored_rows, write_deflated)
+from facegen.generator.shard_format.groups import (LABELER_INPUTS, LabelSetInfo, check_shard, read_label_arrays,
+                                                   read_label_set_info, read_labels, read_samples, write_label_set,
+                                                   write_samples)
+from facegen.generator.shard_format.layout import (IMAGE_FIELDS, LABEL_FIELDS, LABELS_DIR, MANIFEST_NAME, READ_ERRORS,
+                                                   SAMPLE_FIELDS, SCHEMA_VERSION, SHARD_PATTERN, TMP_SUFFIX,
+                                                   DatasetError, canonical_json, corrupt_shard, sha256_file,
+                                                   shard_name)
+from facegen.generator.shard_format.manifest import (SHARD_LOCATION, LabelFileEntry, LabelSetEntry, Manifest,
+                                                     ShardEntry, SpecRecord, read_manifest, relabel_location,
+                                                     write_manifest)
+
+__all__ = ["DatasetError", "IMAGE_FIELDS", "InflateError", "LABELER_INPUTS", "LABELS_DIR", "LABEL_FIELDS",
+           "LabelFileEntry", "LabelSetEntry", "LabelSetInfo", "MANIFEST_NAME", "Manifest", "READ_ERRORS",
+           "SAMPLE_FIELDS", "SCHEMA_VERSION", "SHARD_LOCATION", "SHARD_PATTERN", "ShardEntry", "SpecRecord",
+           "TMP_SUFFIX", "canonical_json", "check_shard", "corrupt_shard", "deflated_rows", "depth_from_bytes",
+           "float16_codes", "float16_from_bytes", "inflate", "inflate_row", "read_depth_bytes", "read_label_arrays",
+           "read_label_set_info", "read_labels", "read_manifest", "read_samples", "relabel_location",
+           "sha256_file", "shard_name", "stored_rows", "write_deflated", "write_label_set", "write_manifest",
+           "write_samples"]
