@@ -70,8 +70,9 @@ def run():
         pool = mp.get_context("spawn").Pool(2)
     with pool:
         for workers in (1, 2):
-            jobs = [RelabelJob(folder, source, lab.spec, spec_texts(source), ibug68_map(lab.spec, model), "bench_steady",
-                               tuple(m.shards[i::workers]))
+            jobs = [RelabelJob(folder, m, str(Path(folder) / sf.LABELS_DIR / "bench_steady"),
+                               (model.n_components, len(model.expression_names)), source, lab.spec, spec_texts(source),
+                               ibug68_map(lab.spec, model), "bench_steady", tuple(m.shards[i::workers]))
                     for i in range(workers)]
             pool.map(timed_job, jobs)  # warm-up: imports, caches
             # Best of 3: other load on this machine only ever adds time (as timeit advises).

@@ -3,14 +3,21 @@
 Per shard it reads the per-sample identity coefficients, expression activations, gaze, head pose,
 camera (K, R, t) and the stored float16 depth map, and runs the same batched labeler the writer
 used (``generator/batch_labels.py``). Images and existing label sets are never touched: the new
-set goes to ``labels/<name>/shard-XXXXX.h5`` (each written to a temporary name, then renamed) and
-is registered in the manifest.
+set is written to ``labels/<name>.tmp-<pid>/``, moved to ``labels/<name>/`` when every file is
+written, and registered in the manifest.
+
+Nothing damaged is labelled: the manifest is checked, and each shard (sha256, structure, finite
+inputs, depth without NaN) before it is read; labels that come out non-finite are refused too.
+Any failure is one ``DatasetError`` line naming the shard, with the manifest untouched and no
+label file left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +29,7 @@ from facegen.generator import shard_format as sf
 from facegen.errors import UserError
 from facegen.generator.atomic_write import atomic_path
 from facegen.generator.batch_labels import BatchLabeler, SampleInputs
+from facegen.generator.dataset_card import write_card
 from facegen.generator.runner import thread_share
 from facegen.generator.writer import generator_version, spec_texts
 
@@ -31,6 +39,9 @@ class RelabelJob:
     """A list of shards one process relabels with one spec."""
 
     folder: str  # dataset folder
+    manifest: sf.Manifest  # its manifest, checked (sf.check_manifest)
+    out_dir: str  # where the label files go (a temporary folder, renamed when all are written)
+    input_dims: tuple[int, int]  # (C, E) identity coefficients and expression units of the head model
     spec_source: str  # spec file (absolute path)
     spec: object  # its ResolvedSpec (resolved once, in the parent: resolving a dense spec takes ~0.4 s)
     spec_texts: dict  # {file name: YAML text} of the spec, read once in the parent
@@ -46,6 +57,13 @@ def read_inputs(f: h5py.File, depth_buffer: np.ndarray | None = None) -> SampleI
     return SampleInputs(*(s[k] for k in sf.LABELER_INPUTS), sf.read_depth_bytes(f["depth"], depth_buffer))
 
 
+def _remove(tmp_dir: Path) -> None:
+    """Remove a relabel's temporary folder, and ``labels/`` if that leaves it empty."""
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        tmp_dir.parent.rmdir()  # only succeeds when empty
+
+
 def _worker_start() -> None:
     """Pool initializer: a new worker unpickles it, which imports this module (numpy, h5py, the
     labeler) while the parent is still resolving the spec; there is nothing else to do early."""
@@ -57,20 +75,30 @@ def _relabel_shards(job: RelabelJob, labeler: BatchLabeler | None = None) -> lis
     from facegen.generator.head_model import HeadModel
     spec = job.spec
     labeler = labeler or BatchLabeler(spec, HeadModel.load())
-    out_dir = Path(job.folder) / sf.LABELS_DIR / job.name
+    out_dir, hint = Path(job.out_dir), f"; `facegen inspect {job.folder}` lists every problem"
     entries, buffer = [], np.empty(0, np.uint8)
     for sh in job.shards:
         path = Path(job.folder) / sh.file
+        problems = sf.shard_problems(job.folder, job.manifest, sh, ())  # its label sets are not inputs
+        if problems:
+            raise sf.DatasetError(problems[0] + hint)
         try:
             with h5py.File(path, "r") as f:
-                if "depth" not in f:
-                    raise UserError(f"{path}: no stored depth; cannot relabel without rendering")
                 if buffer.size < f["depth"].size * 2:
                     buffer = np.empty(f["depth"].size * 2, np.uint8)
                 x = read_inputs(f, buffer)
         except sf.READ_ERRORS as exc:
-            raise sf.DatasetError(f"{sf.corrupt_shard(path, exc)}; `facegen inspect {job.folder}` checks every shard") from None
-        labels = labeler.label(x)
+            raise sf.DatasetError(sf.corrupt_shard(path, exc) + hint) from None
+        dims = (x.identity.shape[1], x.expression.shape[1])
+        problems = sf.depth_problems(x.depth) + ([] if dims == job.input_dims else [
+            f"{dims[0]} identity coefficients and {dims[1]} expression units, the head model has {job.input_dims}"])
+        if problems:
+            raise sf.DatasetError(f"{path}: {problems[0]}{hint}")
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow shows as non-finite labels: refused below
+            labels = labeler.label(x)
+        problems = sf.finite_problems(labels)
+        if problems:
+            raise sf.DatasetError(f"{path}: its stored scene gives non-finite labels ({problems[0]}){hint}")
         with atomic_path(out_dir / sh.file) as tmp:
             with h5py.File(tmp, "w") as g:
                 sf.write_label_set(g.create_group("labels"), job.name, spec, job.spec_texts, job.spec_source,
@@ -91,6 +119,7 @@ def relabel(folder: str, spec_name_or_path: str, name: str | None = None, overwr
     from facegen.generator.projection import ibug68_map, load_spec
     from facegen.landmark_specs.spec_file import find_spec_file
     m = sf.read_manifest(folder)
+    sf.check_manifest(folder, m)
     shards = m.shards
     k = max(1, min(workers, len(shards)))
     with contextlib.ExitStack() as stack:
@@ -111,14 +140,28 @@ def relabel(folder: str, spec_name_or_path: str, name: str | None = None, overwr
         if name in existing and (existing[name].in_shard or not overwrite):
             raise UserError(f"{folder}: label set {name!r} exists (have: {', '.join(existing)}); pass --name"
                             + ("" if existing[name].in_shard else " or --overwrite"))
-        out_dir = Path(folder) / sf.relabel_location(name)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        jobs = [RelabelJob(str(folder), source, spec, texts, ibug68, name, tuple(shards[i::k])) for i in range(k)]
-        parts = pool.map(_relabel_shards, jobs) if pool else [_relabel_shards(jobs[0])]
-    files = tuple(sorted((e for p in parts for e in p), key=lambda e: e.file))
-    entry = sf.LabelSetEntry(name, sf.relabel_location(name), spec.name, spec.content_hash, source,
-                             tuple(int(i) for i in ibug68), files)
-    sf.write_manifest(folder, sf.read_manifest(folder).with_label_set(entry))  # re-read: keep others' changes
+        final = Path(folder) / sf.relabel_location(name)
+        tmp_dir = final.with_name(f"{name}{sf.TMP_SUFFIX}-{os.getpid()}")
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        try:
+            tmp_dir.mkdir(parents=True)
+        except OSError as exc:
+            raise sf.DatasetError(f"{tmp_dir}: cannot create ({' '.join(str(exc).split())})") from None
+        stack.callback(_remove, tmp_dir)  # on success it has been renamed away
+        jobs = [RelabelJob(str(folder), m, str(tmp_dir), (model.n_components, len(model.expression_names)), source,
+                           spec, texts, ibug68, name, tuple(shards[i::k])) for i in range(k)]
+        parts = pool.map(_relabel_shards, jobs) if pool else [_relabel_shards(jobs[0], BatchLabeler(spec, model))]
+        files = tuple(sorted((e for p in parts for e in p), key=lambda e: e.file))
+        entry = sf.LabelSetEntry(name, sf.relabel_location(name), spec.name, spec.content_hash, source,
+                                 tuple(int(i) for i in ibug68), files, spec.n_landmarks)
+        manifest = sf.read_manifest(folder).with_label_set(entry)  # re-read: keep others' changes
+        old = final.with_name(f"{name}{sf.TMP_SUFFIX}-old-{os.getpid()}")
+        if final.exists():
+            final.rename(old)
+        tmp_dir.rename(final)
+        sf.write_manifest(folder, manifest)
+        shutil.rmtree(old, ignore_errors=True)
+    write_card(folder, manifest)  # README.md lists the new label set
     n = sum(s.count for s in shards)
     print(f"relabelled {n} samples of {folder} as label set {name!r} "
           f"({spec.n_landmarks} landmarks, spec {spec.name} {spec.content_hash})", file=sys.stderr)

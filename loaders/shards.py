@@ -4,6 +4,12 @@ Files are opened lazily, per process: a worker never reuses a handle opened by i
 handles are dropped when the dataset is pickled for a spawned worker, and a persistent worker
 keeps its handles. Per-sample labels of a shard are read once per process into a small
 least-recently-used cache; images are read one chunk (one image) at a time.
+
+Nothing damaged passes as data: the manifest is checked when the dataset is made (and each listed
+file is a regular file of the listed size), and each process checks a shard and its label file
+the first time it opens them (``shard_format.shard_problems``: sha256 unless ``verify=False``,
+then required datasets, dtypes, shapes, K, sample indices, finite values) before any item of it
+is handed out. Every failure is a ``LoaderError`` line naming the file.
 """
 
 from __future__ import annotations
@@ -31,50 +37,67 @@ class ShardRef:
     label_set: str  # label set name inside label_path (/labels/<name>)
     count: int  # samples in the shard
     start: int  # position of its first sample in the concatenation of all shards of all roots
+    root: int  # which dataset folder (ShardIndex.roots, ShardIndex.manifests)
+    entry: sf.ShardEntry  # the manifest's entry (size, sha256, first sample index)
 
 
 class ShardIndex:
     """Shards of one or many dataset folders, one label set, and that set's landmark metadata.
 
-    Plain data (paths, counts, arrays): cheap to pickle into DataLoader workers.
+    Plain data (paths, counts, arrays, manifests): cheap to pickle into DataLoader workers.
+    ``verify``: ``check`` compares sha256 checksums (default); False skips only that.
     """
 
-    def __init__(self, roots, labels: str | None = None, verify: bool = False):
+    def __init__(self, roots, labels: str | None = None, verify: bool = True):
         roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
         if not roots:
             raise LoaderError("FaceShards: no dataset folder given")
+        self.verify = verify
         self.shards: list[ShardRef] = []
+        self.roots: list[str] = []  # dataset folders
+        self.manifests: list[sf.Manifest] = []  # their manifests, checked
         self.landmark_names: list[str] | None = None
         start = 0
-        for root in roots:
+        for r, root in enumerate(roots):
             folder = Path(root)
             try:
                 manifest = sf.read_manifest(folder)
                 name = manifest.label_set(labels, folder).name
+                sf.check_manifest(folder, manifest)
             except sf.DatasetError as exc:
-                raise LoaderError(str(exc)) from None
+                raise LoaderError(" ".join(str(exc).split())) from None
+            self.roots.append(str(folder))
+            self.manifests.append(manifest)
+            sizes = {e.file: e.bytes for e in manifest.label_sets[name].files}
             for entry in manifest.shards:
                 shard = folder / entry.file
                 label = manifest.label_file(folder, name, entry.file)
-                for p, what in ((shard, "shard"), (label, f"label file of {name!r}")):
-                    if not p.is_file():
-                        raise LoaderError(f"{p}: missing {what} (listed in {folder / sf.MANIFEST_NAME})")
-                if verify and sf.sha256_file(shard) != entry.sha256:
-                    raise LoaderError(f"{shard}: corrupt shard (sha256 differs from the manifest)")
-                self.shards.append(ShardRef(str(shard), str(label), name, entry.count, start))
+                for p, size, what in ((shard, entry.bytes, "shard"), (label, sizes.get(entry.file), "label file")):
+                    why = sf.file_problem(p, size, None, what) if size is not None else None  # lstat only
+                    if why:
+                        raise LoaderError(f"{p}: {why}")
+                self.shards.append(ShardRef(str(shard), str(label), name, entry.count, start, r, entry))
                 start += entry.count
-            if manifest.shards:
-                self._read_spec_attrs(self.shards[-1])
-        if self.landmark_names is None:
-            raise LoaderError(f"{roots[0]}: dataset has no finished shards")
+            self._read_spec_attrs(len(self.shards) - len(manifest.shards))
         self.starts = np.array([s.start for s in self.shards], np.int64)  # (S,) first position per shard
         self.total = start  # number of samples
 
-    def _read_spec_attrs(self, ref: ShardRef) -> None:
+    def check(self, k: int, opener=None) -> None:
+        """``LoaderError`` (the first problem) unless shard ``k`` and its label file pass
+        ``shard_format.shard_problems``; ``opener(path) -> h5py.File`` as there."""
+        ref = self.shards[k]
+        problems = sf.shard_problems(self.roots[ref.root], self.manifests[ref.root], ref.entry, (ref.label_set,),
+                                     checksum=self.verify, opener=opener)
+        if problems:
+            raise LoaderError(" ".join(problems[0].split()))
+
+    def _read_spec_attrs(self, k: int) -> None:
+        ref = self.shards[k]
+        self.check(k)
         try:
             with h5py.File(ref.label_path, "r") as f:
                 info = sf.read_label_set_info(f["labels"][ref.label_set])
-        except (OSError, KeyError, ValueError) as exc:
+        except sf.READ_ERRORS as exc:
             raise LoaderError(sf.corrupt_shard(ref.label_path, exc)) from None
         names = list(info.landmark_names)
         groups = {n: slice(*sl) for n, sl in zip(info.group_names, info.group_slices)}
@@ -106,6 +129,7 @@ class ShardReader:
 
     def _reset(self) -> None:
         self._pid = os.getpid()
+        self._checked: set[int] = set()  # shards checked (ShardIndex.check) by this process
         self._files: OrderedDict[str, h5py.File] = OrderedDict()
         self._labels: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
         # shard path -> (its images dataset, (H, W, 3), whether shard_format.inflate_row can read it):
@@ -113,21 +137,26 @@ class ShardReader:
         self._images: dict[str, tuple[h5py.Dataset, tuple, bool]] = {}
 
     def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k not in ("_files", "_labels", "_images", "_pid")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_files", "_labels", "_images", "_pid", "_checked")}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._reset()
 
-    def _file(self, path: str) -> h5py.File:
-        if self._pid != os.getpid():  # forked: the parent's handles are not ours to use
+    def _ready(self, k: int) -> ShardRef:
+        """Shard ``k``'s reference, after this process has checked it (once)."""
+        if self._pid != os.getpid():  # forked: the parent's handles and checks are not ours
             self._reset()
+        if k not in self._checked:
+            self.index.check(k, self._file)
+            self._checked.add(k)
+        return self.index.shards[k]
+
+    def _file(self, path: str) -> h5py.File:
+        """An open handle of ``path`` (h5py's errors pass through)."""
         f = self._files.get(path)
         if f is None:
-            try:
-                f = h5py.File(path, "r")
-            except OSError as exc:
-                raise LoaderError(f"{path}: missing or corrupt shard ({' '.join(str(exc).split())})") from None
+            f = h5py.File(path, "r")
             self._files[path] = f
             while len(self._files) > self.max_open:
                 old, handle = self._files.popitem(last=False)
@@ -139,10 +168,10 @@ class ShardReader:
     def labels(self, k: int) -> dict[str, np.ndarray]:
         """Per-sample arrays of shard ``k``: landmarks (N, K, 2), visibility (N, K), pupils (N, 2, 2),
         pose (N, 3), seed (N,), index (N,)."""
-        if self._pid == os.getpid() and k in self._labels:
+        ref = self._ready(k)
+        if k in self._labels:
             self._labels.move_to_end(k)
             return self._labels[k]
-        ref = self.index.shards[k]
         try:
             f, lf = self._file(ref.shard_path), self._file(ref.label_path)
             coords = "landmarks_2d_contour" if self.contour else "landmarks_2d"
@@ -151,10 +180,13 @@ class ShardReader:
             out = dict(landmarks=g[coords], visibility=g["visible"].astype(np.float32), pupils=g["pupils_2d"],
                        pose=s["head_pose"].astype(np.float32), seed=s["seed"], index=s["index"])
             n = int(f.attrs["count"])
-        except (OSError, KeyError, ValueError) as exc:
+        except sf.READ_ERRORS as exc:
             raise LoaderError(sf.corrupt_shard(ref.shard_path, exc)) from None
         if n != ref.count or any(len(v) != n for v in out.values()):
             raise LoaderError(f"{ref.shard_path}: corrupt shard ({n} samples, manifest says {ref.count})")
+        if out["landmarks"].shape[1] != len(self.index.landmark_names):
+            raise LoaderError(f"{ref.label_path}: label set {ref.label_set!r} has {out['landmarks'].shape[1]} "
+                              f"landmarks, its first shard {len(self.index.landmark_names)}")
         self._labels[k] = out
         while len(self._labels) > 1 and self._cached_bytes() > self.cache_bytes:
             self._labels.popitem(last=False)
@@ -165,7 +197,7 @@ class ShardReader:
 
     def image(self, k: int, row: int) -> np.ndarray:
         """``(H, W, 3) uint8`` image ``row`` of shard ``k``."""
-        path = self.index.shards[k].shard_path
+        path = self._ready(k).shard_path
         try:
             f = self._file(path)
             if path not in self._images:
@@ -278,13 +310,14 @@ class FaceShards(IndexedLabels, EpochCounter, Dataset):
     ``transform(item, rng)`` gets the numpy item (image (H, W, 3) uint8) and a generator that is a
     pure function of (``seed``, epoch, position in the dataset); call ``set_epoch`` for new
     draws each epoch (the epoch lives in shared memory, so persistent workers see it).
-    ``verify``: check every shard's sha256 against the manifest up front. ``image_dtype="uint8"``: image (3, H, W)
+    ``verify``: each process compares a shard's sha256 with the manifest when it first opens it
+    (default; ``False`` skips the checksum, not the structural checks). ``image_dtype="uint8"``: image (3, H, W)
     uint8 instead (faster; see ``to_torch_item``). ``cache_mb``: label cache per process; random
     access over more shards than it holds reads a shard's labels per miss (use ``FaceShardStream``).
     """
 
     def __init__(self, root, labels: str | None = None, transform=None, contour: bool = True, seed: int = 0,
-                 verify: bool = False, cache_mb: float = 512.0, image_dtype: str = "float32"):
+                 verify: bool = True, cache_mb: float = 512.0, image_dtype: str = "float32"):
         self.image_dtype = check_image_dtype(image_dtype)
         self.index = ShardIndex(root, labels, verify)
         self.reader = ShardReader(self.index, contour, cache_mb)

@@ -33,14 +33,16 @@ class FaceShardStream(IndexedLabels, IterableDataset):
 
     ``rank``/``world_size`` default to torch.distributed's (0, 1 when not initialised). The epoch
     is ``set_epoch``'s value plus the number of passes this copy has made since (so persistent
-    workers, whose copies never see ``set_epoch``, still reshuffle every epoch).
+    workers, whose copies never see ``set_epoch``, still reshuffle every epoch). ``verify`` as in
+    ``FaceShards``: each process checks a shard's sha256 when it first opens it.
     """
 
     def __init__(self, root, labels: str | None = None, transform=None, contour: bool = True, seed: int = 0,
                  shuffle_buffer: int = 256, shuffle_shards: bool = True, rank: int | None = None,
-                 world_size: int | None = None, cache_mb: float = 64.0, image_dtype: str = "float32"):
+                 world_size: int | None = None, cache_mb: float = 64.0, image_dtype: str = "float32",
+                 verify: bool = True):
         self.image_dtype = check_image_dtype(image_dtype)
-        self.index = ShardIndex(root, labels)
+        self.index = ShardIndex(root, labels, verify)
         self.reader = ShardReader(self.index, contour, cache_mb)
         self.transform, self.seed = transform, seed
         self.shuffle_buffer, self.shuffle_shards = shuffle_buffer, shuffle_shards

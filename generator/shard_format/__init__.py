@@ -14,14 +14,20 @@ Layout of a dataset folder::
 
 - ``layout``: names, the array tables (``SAMPLE_FIELDS``, ``LABEL_FIELDS``, ``IMAGE_FIELDS``), checksums, ``DatasetError``
 - ``manifest``: ``Manifest`` and ``read_manifest`` / ``write_manifest``
-- ``groups``: ``write_samples`` / ``read_samples``, ``write_label_set`` / ``read_label_set_info`` / ``read_labels``, ``check_shard``
+- ``groups``: ``write_samples`` / ``read_samples``, ``write_label_set`` / ``read_label_set_info`` / ``read_labels``
 - ``chunks``: image and depth rows deflated and inflated past HDF5's filter pipeline
+- ``checks``: per-file checks (regular file, size, sha256, structure, finite values, depth)
+- ``dataset``: validation before reading: ``open_dataset`` (view, stats, export), ``dataset_problems``
+  (inspect), ``check_manifest`` + ``shard_problems`` (loaders and relabel, per shard on first open)
 """
 
 from facegen.generator.shard_format.chunks import (InflateError, deflated_rows, depth_from_bytes, float16_codes,
                                                    float16_from_bytes, inflate, inflate_row, read_depth_bytes,
                                                    stored_rows, write_deflated)
-from facegen.generator.shard_format.groups import (LABELER_INPUTS, LabelSetInfo, check_shard, read_label_arrays,
+from facegen.generator.shard_format.checks import depth_problems, file_problem, finite_problems
+from facegen.generator.shard_format.dataset import (check_manifest, dataset_problems, manifest_problems, open_dataset,
+                                                    shard_problems, validate_dataset)
+from facegen.generator.shard_format.groups import (LABELER_INPUTS, LabelSetInfo, read_label_arrays,
                                                    read_label_set_info, read_labels, read_samples, write_label_set,
                                                    write_samples)
 from facegen.generator.shard_format.layout import (IMAGE_FIELDS, LABEL_FIELDS, LABELS_DIR, MANIFEST_NAME, READ_ERRORS,
@@ -35,8 +41,9 @@ from facegen.generator.shard_format.manifest import (SHARD_LOCATION, LabelFileEn
 __all__ = ["DatasetError", "IMAGE_FIELDS", "InflateError", "LABELER_INPUTS", "LABELS_DIR", "LABEL_FIELDS",
            "LabelFileEntry", "LabelSetEntry", "LabelSetInfo", "MANIFEST_NAME", "Manifest", "READ_ERRORS",
            "SAMPLE_FIELDS", "SCHEMA_VERSION", "SHARD_LOCATION", "SHARD_PATTERN", "ShardEntry", "SpecRecord",
-           "TMP_SUFFIX", "canonical_json", "check_shard", "corrupt_shard", "deflated_rows", "depth_from_bytes",
-           "float16_codes", "float16_from_bytes", "inflate", "inflate_row", "read_depth_bytes", "read_label_arrays",
-           "read_label_set_info", "read_labels", "read_manifest", "read_samples", "relabel_location",
-           "sha256_file", "shard_name", "stored_rows", "write_deflated", "write_label_set", "write_manifest",
-           "write_samples"]
+           "TMP_SUFFIX", "canonical_json", "check_manifest", "corrupt_shard", "dataset_problems", "deflated_rows",
+           "depth_from_bytes", "depth_problems", "file_problem", "finite_problems", "float16_codes",
+           "float16_from_bytes", "inflate", "inflate_row", "manifest_problems", "open_dataset", "read_depth_bytes",
+           "read_label_arrays", "read_label_set_info", "read_labels", "read_manifest", "read_samples",
+           "relabel_location", "sha256_file", "shard_name", "shard_problems", "stored_rows", "validate_dataset",
+           "write_deflated", "write_label_set", "write_manifest", "write_samples"]

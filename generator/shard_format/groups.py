@@ -1,7 +1,7 @@
 """Write/read pairs for the HDF5 groups of a shard: ``/samples`` and ``/labels/<name>``.
 
 The writer and relabel write through these functions; relabel, the loaders, inspect, view, stats
-and the trainer read through them. ``check_shard`` lists a file's structural problems.
+and the trainer read through them. ``checks.py`` holds their structural checks.
 """
 
 from __future__ import annotations
@@ -105,44 +105,3 @@ def read_labels(path: str | Path, label_set: str, sl: slice = slice(None)) -> di
     (``Manifest.label_file`` names the file)."""
     with h5py.File(path, "r") as f:
         return read_label_arrays(f["labels"][label_set], sl)
-
-
-def check_shard(path: str | Path, expected_count: int | None = None, label_sets: tuple[str, ...] = ()) -> list[str]:
-    """Structural problems of one shard or label file (empty list: fine): missing datasets,
-    shapes that disagree with the sample count, NaNs in landmarks or camera data."""
-    problems = []
-    try:
-        with h5py.File(path, "r") as f:
-            n = int(f.attrs.get("count", -1))
-            if expected_count is not None and n != expected_count:
-                problems.append(f"count attribute {n}, manifest says {expected_count}")
-            if "images" in f:
-                if f["images"].shape[0] != n or f["images"].ndim != 4 or f["images"].shape[3] != 3:
-                    problems.append(f"images shape {f['images'].shape} for {n} samples")
-                for name in ("segmentation", "depth"):
-                    if name in f and f[name].shape != f["images"].shape[:3]:
-                        problems.append(f"{name} shape {f[name].shape} != images {f['images'].shape[:3]}")
-                for name in SAMPLE_FIELDS:
-                    if name not in f["samples"]:
-                        problems.append(f"samples/{name} missing")
-                    elif f["samples"][name].shape[0] != n:
-                        problems.append(f"samples/{name} has {f['samples'][name].shape[0]} rows, not {n}")
-                    elif f["samples"][name].dtype.kind == "f" and np.isnan(f["samples"][name][()]).any():
-                        problems.append(f"samples/{name} contains NaN")
-            for ls in label_sets:
-                if ls not in f.get("labels", {}):
-                    continue
-                g = f["labels"][ls]
-                k = len(json.loads(g.attrs["landmark_names"]))
-                for name, (_, dtype) in LABEL_FIELDS.items():
-                    if name not in g:
-                        problems.append(f"labels/{ls}/{name} missing")
-                        continue
-                    d = g[name]
-                    if d.shape[0] != n or (name.startswith("landmarks") and d.shape[1] != k):
-                        problems.append(f"labels/{ls}/{name} shape {d.shape} for {n} samples of {k} landmarks")
-                    elif np.dtype(dtype).kind == "f" and np.isnan(d[()]).any():
-                        problems.append(f"labels/{ls}/{name} contains NaN")
-    except (OSError, KeyError) as exc:
-        problems.append(f"unreadable ({' '.join(str(exc).split())})")
-    return problems

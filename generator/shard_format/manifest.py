@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from facegen.generator.atomic_write import write_text_atomic
 from facegen.generator.shard_format.layout import LABELS_DIR, MANIFEST_NAME, SCHEMA_VERSION, DatasetError
 
+MAX_MANIFEST_BYTES = 1 << 28  # read_manifest refuses a larger file (a million shards take ~300 MB)
 SHARD_LOCATION = "shard"  # label_sets[...].location of the render-time set (inside each shard)
 
 
@@ -50,6 +53,7 @@ class LabelSetEntry:
     spec_source: str  # spec file at write time ("" if unknown)
     ibug68: tuple[int, ...] = ()  # (68,) landmark index standing for each iBUG point; () if not stored
     files: tuple[LabelFileEntry, ...] = ()  # relabel sets: one per shard
+    num_landmarks: int = 0  # K of the spec; 0: not recorded (manifests written before it was)
 
     @property
     def in_shard(self) -> bool:
@@ -88,6 +92,7 @@ class Manifest:
     shards: tuple[ShardEntry, ...]  # finished shards, by shard index
     failures: tuple[tuple[int, str], ...]  # (shard index, error) of the last run's failed shards
     label_sets: dict  # name -> LabelSetEntry; the render-time set is named spec.name
+    command: str = ""  # the `facegen render` command line that makes these samples ("": not recorded)
 
     def label_set(self, labels: str | None, folder: str | Path = ".") -> LabelSetEntry:
         """The label set meant by ``labels``: a set name (``dense490``), the stem of its spec file
@@ -122,7 +127,7 @@ class Manifest:
         sets = {}
         for name, s in self.label_sets.items():
             e = dict(location=s.location, spec_name=s.spec_name, spec_hash=s.spec_hash, spec_source=s.spec_source,
-                     ibug68=list(s.ibug68))
+                     ibug68=list(s.ibug68), num_landmarks=s.num_landmarks)
             if not s.in_shard:
                 e["files"] = [dataclasses.asdict(f) for f in s.files]
             sets[name] = e
@@ -147,7 +152,8 @@ class Manifest:
                 source = s.get("spec_source") or (spec.source if s["location"] == SHARD_LOCATION else "")
                 files = tuple(LabelFileEntry(str(e["file"]), str(e["sha256"]), int(e["bytes"])) for e in s.get("files", []))
                 sets[name] = LabelSetEntry(name, str(s["location"]), str(s["spec_name"]), str(s["spec_hash"]),
-                                           str(source), tuple(int(i) for i in s.get("ibug68", ())), files)
+                                           str(source), tuple(int(i) for i in s.get("ibug68", ())), files,
+                                           int(s.get("num_landmarks", 0)))
             key = "top level"
             return cls(schema_version=int(d["schema_version"]), generator_version=str(d.get("generator_version", "")),
                        dataset_key=str(d["dataset_key"]), seed=int(d["seed"]), num=int(d["num"]),
@@ -157,10 +163,10 @@ class Manifest:
                        image_compression=str(d.get("image_compression", "")), spec=spec,
                        complete=bool(d.get("complete", False)), samples_done=int(d.get("samples_done", 0)),
                        shards=tuple(shards), failures=tuple((int(k), str(w)) for k, w in d.get("failures", [])),
-                       label_sets=sets)
+                       label_sets=sets, command=str(d.get("command", "")))
         except KeyError as exc:
             raise DatasetError(f"{path}: {key}: missing key {exc}") from None
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise DatasetError(f"{path}: {key}: malformed manifest ({' '.join(str(exc).split())})") from None
 
 
@@ -169,10 +175,13 @@ def read_manifest(folder: str | Path) -> Manifest:
     or written by a newer facegen."""
     path = Path(folder) / MANIFEST_NAME
     try:
+        st = os.lstat(path)  # a FIFO, device or symlink is refused before it is opened
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MANIFEST_BYTES:
+            raise DatasetError(f"{path}: not a regular file of at most {MAX_MANIFEST_BYTES} bytes (refused unread)")
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DatasetError(f"{path}: no manifest (not a facegen dataset, or its first shard is unfinished)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{path}: unreadable manifest ({' '.join(str(exc).split())})") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise DatasetError(f"{path}: not a facegen manifest (no schema_version)")

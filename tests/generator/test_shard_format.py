@@ -10,6 +10,7 @@ import pytest
 from facegen.errors import UserError
 from facegen.generator import shard_format as sf
 from facegen.generator.atomic_write import atomic_path, write_text_atomic
+from facegen.generator.shard_format.checks import label_group_problems
 
 
 def test_write_deflated_reads_back_through_h5py(tmp_path):
@@ -107,7 +108,11 @@ def test_samples_label_sets_and_manifest_round_trip(tmp_path):
     assert info.group_slices == ((0, 2), (2, k))
     assert np.array_equal(info.flip, spec.flip) and np.array_equal(info.silhouette, spec.silhouette)
     assert info.ibug68.tolist() == ibug.tolist()
-    assert sf.check_shard(tmp_path / "shard-00000.h5", None, ("toy",)) == []
+    with h5py.File(tmp_path / "shard-00000.h5", "r") as f:
+        entry = sf.LabelSetEntry("toy", sf.SHARD_LOCATION, "toy", spec.content_hash, "", tuple(int(i) for i in ibug), (), k)
+        assert label_group_problems(f["labels"]["toy"], entry, n, "labels/toy/") == []
+        wrong_k = sf.LabelSetEntry("toy", sf.SHARD_LOCATION, "toy", spec.content_hash, "", (), (), k + 1)
+        assert "landmarks, manifest says" in label_group_problems(f["labels"]["toy"], wrong_k, n, "")[0]
 
     shard = sf.ShardEntry("shard-00000.h5", 0, 10, n, sf.sha256_file(tmp_path / "shard-00000.h5"), 123)
     m = sf.Manifest(schema_version=sf.SCHEMA_VERSION, generator_version="0.1.0", dataset_key="k" * 16, seed=3,

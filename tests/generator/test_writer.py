@@ -27,7 +27,8 @@ def test_shard_holds_everything_to_recreate_and_train(tmp_path, model):
     require_raster()
     out = tmp_path / "ds"
     assert render(out, num=3, shard_size=3) == 0
-    assert sorted(p.name for p in out.iterdir()) == [sf.MANIFEST_NAME, "shard-00000.h5"]  # no temporaries left
+    # the card (README.md), the manifest and the shard; no temporaries left
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", sf.MANIFEST_NAME, "shard-00000.h5"]
     m = sf.read_manifest(out)
     assert m.schema_version == sf.SCHEMA_VERSION and m.spec.name == "ibug68" and m.num == 3
     with h5py.File(out / "shard-00000.h5", "r") as f:
@@ -47,4 +48,4 @@ def test_shard_holds_everything_to_recreate_and_train(tmp_path, model):
         assert "68.yaml" in texts and yaml.safe_load(texts["68.yaml"])
         assert len(g.attrs["spec_hash"]) == 16 and len(json.loads(g.attrs["group_names"])) > 1
         assert g["visible"].dtype == bool and g["visible"][()].mean() > 0.5
-    assert sf.check_shard(out / "shard-00000.h5", 3, ("ibug68",)) == []
+    assert sf.dataset_problems(out, sf.read_manifest(out)) == []
