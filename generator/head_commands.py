@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facegen.errors import UserError
+from facegen.generator.arguments import MAX_SEED, check_sheet
 
 
 def _cmd_mesh(args) -> int:
@@ -15,11 +16,7 @@ def _cmd_mesh(args) -> int:
     from facegen.generator.mesh_io import obj_text
     from facegen.generator.samplers import sample_scene
 
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UserError(f"--out {out}: folder {out.parent} does not exist")
-    if args.seed < 0 or args.index < 0:
-        raise UserError(f"--seed and --index must be >= 0 (got {args.seed}, {args.index})")
+    out = Path(args.out)  # every argument was checked when parsed (add_parser's types)
     cfg = load_scene_config(args.config)
     scene = sample_scene(cfg, args.seed, args.index)
     model = HeadModel.load()
@@ -45,11 +42,10 @@ def _cmd_preview(args) -> int:
     from facegen.generator.preview import contact_sheet, render_views
     from facegen.generator.samplers import sample_scene
 
-    if args.num < 1 or args.size < 32:
-        raise UserError(f"--num must be >= 1 and --size >= 32 (got {args.num}, {args.size})")
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    out = Path(args.out)  # every argument was checked when parsed (add_parser's types)
+    if args.start + args.num - 1 > MAX_SEED:
+        raise UserError(f"--start {args.start} + --num {args.num}: sample indices go up to {MAX_SEED}")
+    check_sheet(args.num, args.size)
     cfg = load_scene_config(args.config)
     model = HeadModel.load()
     images, captions = [], []
@@ -73,20 +69,22 @@ def _cmd_preview(args) -> int:
 
 def add_parser(sub) -> None:
     """Register ``mesh`` and ``preview`` on the CLI's subparsers."""
+    from facegen.generator import arguments as arg
     p = sub.add_parser("mesh", help="export the posed head mesh of one sample as OBJ (with UVs)")
-    p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    p.add_argument("--index", type=int, default=0, help="sample index (default 0)")
-    p.add_argument("--out", required=True, help="output .obj path")
-    p.add_argument("--config", default=None, help="scene config YAML overriding generator/default_scene.yaml")
+    p.add_argument("--seed", type=arg.seed, default=0, help="dataset seed (default 0)")
+    p.add_argument("--index", type=arg.int_in(0, MAX_SEED), default=0, help="sample index (default 0)")
+    p.add_argument("--out", required=True, type=arg.out_file, help="output .obj path")
+    p.add_argument("--config", default=None, type=arg.text_arg,
+                   help="scene config YAML overriding generator/default_scene.yaml")
     p.add_argument("--neutral", action="store_true", help="the sample's identity only: no expression or pose")
     p.set_defaults(func=_cmd_mesh)
 
     p = sub.add_parser("preview", help="contact sheet of sampled heads (numpy preview shading, no renderer)")
-    p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    p.add_argument("--start", type=int, default=0, help="first sample index (default 0)")
-    p.add_argument("--num", type=int, default=16, help="number of samples (default 16)")
-    p.add_argument("--size", type=int, default=192, help="tile size in pixels (default 192)")
-    p.add_argument("--config", default=None, help="scene config YAML")
+    p.add_argument("--seed", type=arg.seed, default=0, help="dataset seed (default 0)")
+    p.add_argument("--start", type=arg.int_in(0, MAX_SEED), default=0, help="first sample index (default 0)")
+    p.add_argument("--num", type=arg.int_in(1, arg.MAX_PREVIEW_NUM), default=16, help="number of samples (default 16)")
+    p.add_argument("--size", type=arg.int_in(32, arg.MAX_SHEET_SIZE), default=192, help="tile size in pixels (default 192)")
+    p.add_argument("--config", default=None, type=arg.text_arg, help="scene config YAML")
     p.add_argument("--identity-only", action="store_true", help="neutral faces, no pose: identities only")
-    p.add_argument("--out", required=True, help="output .png")
+    p.add_argument("--out", required=True, type=arg.out_image, help="output .png")
     p.set_defaults(func=_cmd_preview)

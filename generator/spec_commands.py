@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from facegen.errors import UserError
 
 SHOW_VIEWS = ("front", "three_quarter", "profile")  # the views of ``spec show``, see preview.VIEWS
 SHOW_DISTANCE_M = 3.0  # camera distance of the preview views (nearly orthographic)
@@ -122,11 +121,7 @@ def show_image(spec, model, size: int = 480, labels: bool = False):
 def _cmd_show(args) -> int:
     from facegen.generator.head_model import HeadModel
 
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UserError(f"--out {out}: folder {out.parent} does not exist")
-    if args.size < 64:
-        raise UserError(f"--size must be >= 64 (got {args.size})")
+    out = Path(args.out)  # --out and --size were checked when parsed (add_parser's types)
     model = HeadModel.load()
     spec = _resolve(args.file, model)
     show_image(spec, model, args.size, args.labels).save(out)
@@ -136,15 +131,16 @@ def _cmd_show(args) -> int:
 
 def add_parser(subparsers) -> None:
     """Register ``facegen spec validate|show`` on the CLI's subparsers."""
+    from facegen.generator import arguments as arg
     p = subparsers.add_parser("spec", help="validate or preview a landmark spec (landmark_specs/*.yaml)")
     sub = p.add_subparsers(dest="spec_command", metavar="SPEC_COMMAND", parser_class=type(p))
     sub.required = True
     v = sub.add_parser("validate", help="check a spec file; print its groups and counts")
-    v.add_argument("file", help="spec YAML path, or a shipped spec name (68, 243, 460, 490, 1001)")
+    v.add_argument("file", type=arg.text_arg, help="spec YAML path, or a shipped spec name (68, 243, 460, 490, 1001)")
     v.set_defaults(func=_cmd_validate)
     s = sub.add_parser("show", help="render the neutral head with the spec's points coloured by group")
-    s.add_argument("file", help="spec YAML path, or a shipped spec name")
-    s.add_argument("--out", required=True, help="output .png")
-    s.add_argument("--size", type=int, default=480, help="pixels per view (default 480)")
+    s.add_argument("file", type=arg.text_arg, help="spec YAML path, or a shipped spec name")
+    s.add_argument("--out", required=True, type=arg.out_image, help="output .png")
+    s.add_argument("--size", type=arg.int_in(64, arg.MAX_SHEET_SIZE), default=480, help="pixels per view (default 480)")
     s.add_argument("--labels", action="store_true", help="write each landmark's index next to it")
     s.set_defaults(func=_cmd_show)

@@ -21,6 +21,7 @@ SILHOUETTE_CANDIDATES = 24  # contour candidates per silhouette landmark, from i
 FLIP_MIN_TOLERANCE_M = 0.0005  # a mirrored landmark may miss its partner by 35% of the landmark spacing,
 FLIP_MAX_TOLERANCE_M = 0.003  # but at least 0.5 mm and at most 3 mm
 CONTOUR_SKIP_REGIONS = ("eyeball_left", "eyeball_right", "mouth_interior")  # never on the contour
+FLIP_CHUNK = 2 ** 22  # landmark pairs per block of the flip-partner search (memory bound)
 
 
 @dataclass(frozen=True)
@@ -182,26 +183,45 @@ def _expected_partners(spec: SpecDefinition) -> tuple[dict, str, str]:
     return expected, pfile, pwhere
 
 
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))`` Euclidean distances between ``(N, 3)`` points: the squares summed x, y, z
+    in that order, as ``np.linalg.norm(a[:, None] - b[None], axis=2)`` does, without its (N, M, 3)
+    temporary."""
+    d = (a[:, None, 0] - b[None, :, 0]) ** 2
+    d += (a[:, None, 1] - b[None, :, 1]) ** 2
+    d += (a[:, None, 2] - b[None, :, 2]) ** 2
+    return np.sqrt(d)
+
+
 def _flip(surface: Surface, spec: SpecDefinition, tri, bary, names, group_of) -> np.ndarray:
     """Mirror partner of each landmark, derived from the template's symmetry: the landmark of the
     mirror group nearest to the landmark's mirror image. Checked: the image must lie within a
     tolerance of its partner, and the pairing must be one-to-one."""
     pos = surface.point(tri, bary)
     mpos = surface.point(*surface.mirror_points(tri, bary))
-    d_all = np.linalg.norm(mpos[:, None] - pos[None], axis=2)  # (K, K)
-    spacing = np.linalg.norm(pos[:, None] - pos[None], axis=2)
-    np.fill_diagonal(spacing, np.inf)
-    tol = np.clip(0.35 * spacing.min(axis=1), FLIP_MIN_TOLERANCE_M, FLIP_MAX_TOLERANCE_M)
     expected, pfile, pwhere = _expected_partners(spec)
     gnames = [g.name for g in spec.groups]
     partner_gi = np.array([gnames.index(expected[gnames[g]]) for g in group_of])
-    in_partner = group_of[None, :] == partner_gi[:, None]  # (K, K) j is in i's mirror group
-    flip = np.argmin(np.where(in_partner, d_all, np.inf), axis=1)
-    miss = d_all[np.arange(len(flip)), flip]
+    k = len(pos)
+    flip, nearest = np.empty(k, np.int64), np.empty(k, np.int64)
+    miss, nearest_d, spacing = np.empty(k), np.empty(k), np.empty(k)
+    rows = max(1, FLIP_CHUNK // k)  # (rows, K) distance blocks: K = 10,000 landmarks stay ~100 MB
+    for a in range(0, k, rows):
+        b = min(a + rows, k)
+        d = _distances(mpos[a:b], pos)  # (rows, K) mirror image of i -> landmark j
+        in_partner = group_of[None, :] == partner_gi[a:b, None]  # j is in i's mirror group
+        flip[a:b] = np.argmin(np.where(in_partner, d, np.inf), axis=1)
+        miss[a:b] = d[np.arange(b - a), flip[a:b]]
+        nearest[a:b] = np.argmin(d, axis=1)
+        nearest_d[a:b] = d[np.arange(b - a), nearest[a:b]]
+        own = _distances(pos[a:b], pos)
+        own[np.arange(b - a), np.arange(a, b)] = np.inf
+        spacing[a:b] = own.min(axis=1)
+    tol = np.clip(0.35 * spacing, FLIP_MIN_TOLERANCE_M, FLIP_MAX_TOLERANCE_M)
     for i in np.flatnonzero(miss > tol):
         g = spec.groups[group_of[i]]
-        j = int(np.argmin(d_all[i]))
-        if d_all[i, j] <= tol[i]:
+        j = int(nearest[i])
+        if nearest_d[i] <= tol[i]:
             raise SpecError(pfile, pwhere, f"wrong flip pair: group {g.name} is paired with {expected[g.name]}, "
                             f"but the mirror image of {names[i]} is {names[j]} (group {gnames[group_of[j]]})")
         raise SpecError(g.file, f"groups.{g.name}", f"landmark {names[i]} has no mirror partner: its mirror image is "

@@ -17,14 +17,22 @@ from pathlib import Path
 import yaml
 
 from facegen.errors import UserError
+from facegen.user_input import SET_NAME_RE, Loader, control_characters, finite, printable, read_yaml
 
 SHIPPED_DIR = Path(__file__).resolve().parent  # the shipped specs live next to this module
 TOP_KEYS = ("name", "description", "include", "groups", "ibug68", "flip_pairs")
 # Keys a group may have; exactly one of the "kind" keys decides what the group is.
 KIND_KEYS = ("points", "anchors", "region", "mirror")
 GROUP_KEYS = KIND_KEYS + ("count", "closed", "ends", "through", "box", "silhouette", "description")
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")  # group and point names: always ``fullmatch``
 BARY_TOLERANCE = 1e-5  # allowed |sum(bary) - 1| and how negative a weight may be (6 written decimals)
+MAX_LANDMARKS = 10_000  # landmarks per spec (all groups, includes merged), and so a count's maximum
+MAX_SILHOUETTE = 1_000  # silhouette landmarks per spec (each casts 24 candidate rays when resolved)
+MAX_ANCHORS = 256  # anchors per curve (each pair is joined by a shortest-path search)
+MAX_INCLUDE_DEPTH = 16  # a spec including a spec including ...: at most this many files in a chain
+MAX_ID = 2 ** 31 - 1  # largest vertex or triangle id written (the template's own are far smaller)
+MAX_BOX_M = 10.0  # box limits lie in [-10, 10] metres (the head spans well under 1 m)
+MAX_FILE_NAME = 255  # characters of one include name component (the usual file-system limit)
 
 
 class SpecError(UserError, ValueError):
@@ -34,7 +42,8 @@ class SpecError(UserError, ValueError):
         self.file = str(file)  # the spec file the problem is in
         self.where = where  # key path such as ``groups.jaw.anchors[2]``, or ``line 12``
         self.message = message  # what is wrong, in words
-        super().__init__(f"{self.file}: {where}: {message}" if where else f"{self.file}: {message}")
+        text = f"{self.file}: {where}: {message}" if where else f"{self.file}: {message}"
+        super().__init__(printable(text))  # a key or file name may hold a newline: escaped, one line
 
 
 @dataclass(frozen=True)
@@ -82,8 +91,9 @@ class SpecDefinition:
     flip_pairs_where: tuple[str, str]  # (file, key path) of the flip_pairs list
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a mapping key written twice (plain YAML keeps the last)."""
+class _UniqueKeyLoader(Loader):
+    """``user_input.Loader`` (a depth-limited ``yaml.SafeLoader``) that refuses a mapping key
+    written twice (plain YAML keeps the last)."""
 
 
 def _construct_unique_mapping(loader, node, deep=False):
@@ -111,38 +121,40 @@ def shipped_specs() -> list[str]:
 def find_spec_file(name: str | Path, relative_to: Path | None = None) -> Path:
     """An existing file path (relative to ``relative_to``'s folder first), else a shipped spec by
     name: ``"490"``, ``"490.yaml"``. Raises ``SpecError`` if there is neither."""
+    file, where = (relative_to, "include") if relative_to else (name, "")
+    bad = _file_name_problem(str(name))
+    if bad:
+        raise SpecError(file if relative_to else "spec", where, f"{str(name)[:80]!r}: {bad}")
     p = Path(name)
     candidates = [relative_to.parent / p] if relative_to is not None and not p.is_absolute() else []
     candidates += [p, SHIPPED_DIR / p, SHIPPED_DIR / f"{name}.yaml"]
     for c in candidates:
-        if c.is_file():
-            return c
-    raise SpecError(relative_to or name, "include" if relative_to else "",
-                    f"no spec file {str(name)!r} (shipped specs: {', '.join(shipped_specs())})")
+        try:
+            if c.is_file():
+                return c
+        except OSError as exc:  # a folder on the way that cannot be searched, ...
+            raise SpecError(file, where, f"{str(c)!r}: cannot access ({exc.strerror})") from None
+    raise SpecError(file, where, f"no spec file {str(name)!r} (shipped specs: {', '.join(shipped_specs())})")
+
+
+def _file_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a spec file (empty, control characters, too long), else None."""
+    char = control_characters(name)
+    if not name:
+        return "an empty file name"
+    if char:
+        return f"a file name may not hold the control character {char}"
+    if any(len(part.encode("utf-8")) > MAX_FILE_NAME for part in Path(name).parts):
+        return f"a file name part is longer than {MAX_FILE_NAME} bytes"
+    return None
 
 
 def _read_yaml(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(path, "", f"cannot read the file ({exc.__class__.__name__})") from None
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        raise SpecError(path, where, f"YAML error: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(path, "", f"YAML error: {' '.join(str(exc).split())}") from None
+    return read_yaml(path, lambda where, message: SpecError(path, where, message), _UniqueKeyLoader)
 
 
 def _is_int(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def parse_point(value, file: str, where: str, allow_name: bool) -> PointDef:
@@ -157,23 +169,24 @@ def parse_point(value, file: str, where: str, allow_name: bool) -> PointDef:
     if extra:
         raise SpecError(file, f"{where}.{extra[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
     name = value.get("name")
-    if name is not None and (not isinstance(name, str) or not NAME_RE.match(name)):
-        raise SpecError(file, f"{where}.name", "a name is letters, digits and _ starting with a letter")
+    if name is not None and (not isinstance(name, str) or not NAME_RE.fullmatch(name)):
+        raise SpecError(file, f"{where}.name", "a name is 1-64 letters, digits and _ starting with a letter")
     if "vertex" in value:
         if "triangle" in value or "bary" in value:
             raise SpecError(file, where, "give either vertex or triangle + bary, not both")
         v = value["vertex"]
-        if not _is_int(v) or v < 0:
-            raise SpecError(file, f"{where}.vertex", f"vertex id must be an integer >= 0 (got {v!r})")
+        if not _is_int(v) or not 0 <= v <= MAX_ID:
+            raise SpecError(file, f"{where}.vertex", f"vertex id must be an integer in [0, {MAX_ID}] (got {v!r})")
         return PointDef(v, None, None, name, file, where)
     if "triangle" not in value or "bary" not in value:
         raise SpecError(file, where, "a triangle point needs both triangle and bary")
     t, b = value["triangle"], value["bary"]
-    if not _is_int(t) or t < 0:
-        raise SpecError(file, f"{where}.triangle", f"triangle id must be an integer >= 0 (got {t!r})")
-    if not isinstance(b, list) or len(b) != 3 or not all(_is_number(w) for w in b):
-        raise SpecError(file, f"{where}.bary", "bary must be a list of 3 numbers")
-    if any(w != w for w in b) or min(b) < -BARY_TOLERANCE:  # w != w: NaN
+    if not _is_int(t) or not 0 <= t <= MAX_ID:
+        raise SpecError(file, f"{where}.triangle", f"triangle id must be an integer in [0, {MAX_ID}] (got {t!r})")
+    if not isinstance(b, list) or len(b) != 3 or any(finite(w) is None for w in b):
+        raise SpecError(file, f"{where}.bary", f"bary must be a list of 3 finite numbers (got {b!r})")
+    b = [finite(w) for w in b]
+    if min(b) < -BARY_TOLERANCE:
         raise SpecError(file, f"{where}.bary", f"barycentric weights must be >= 0 (got {b})")
     if abs(sum(b) - 1.0) > BARY_TOLERANCE:
         raise SpecError(file, f"{where}.bary", f"barycentric weights must sum to 1 (sum {sum(b):.6g})")
@@ -197,13 +210,15 @@ def _group(name: str, entries: dict) -> GroupDef:
             raise SpecError(where[key][0], where[key][1], msg)
 
     check("count", lambda c: _is_int(c), "count must be an integer")
-    check("count", lambda c: c >= 2, f"count must be >= 2 (got {val.get('count')!r})")
+    check("count", lambda c: 2 <= c <= MAX_LANDMARKS, f"count must be >= 2 and <= {MAX_LANDMARKS} (got {val.get('count')!r})")
     check("closed", lambda c: isinstance(c, bool), "closed must be true or false")
     check("ends", lambda c: isinstance(c, bool), "ends must be true or false")
     check("silhouette", lambda c: isinstance(c, bool), "silhouette must be true or false")
     check("description", lambda c: isinstance(c, str), "description must be text")
     check("through", lambda c: isinstance(c, list) and all(isinstance(r, str) for r in c),
           "through must be a list of region names")
+    check("anchors", lambda c: not isinstance(c, list) or len(c) <= MAX_ANCHORS,
+          f"a curve has at most {MAX_ANCHORS} anchors")
     allowed_by_kind = {"points": {"silhouette", "description"},
                        "anchors": {"count", "closed", "ends", "through", "silhouette", "description"},
                        "region": {"count", "box", "description"},
@@ -250,10 +265,12 @@ def _box(value, file, where):
         raise SpecError(file, where, "box must be a mapping with keys among x, y, z, each [low, high] in metres")
     out = []
     for axis in ("x", "y", "z"):
-        lim = value.get(axis, [-1e9, 1e9])
-        if not (isinstance(lim, list) and len(lim) == 2 and all(_is_number(a) for a in lim) and lim[0] < lim[1]):
-            raise SpecError(file, f"{where}.{axis}", "must be [low, high] with low < high (metres)")
-        out.append((float(lim[0]), float(lim[1])))
+        lim = value.get(axis, [-MAX_BOX_M, MAX_BOX_M])
+        lo, hi = (finite(a) for a in lim) if isinstance(lim, list) and len(lim) == 2 else (None, None)
+        if lo is None or hi is None or not -MAX_BOX_M <= lo < hi <= MAX_BOX_M:
+            raise SpecError(file, f"{where}.{axis}", f"must be [low, high] with {-MAX_BOX_M:g} <= low < high <= "
+                                                     f"{MAX_BOX_M:g} (metres)")
+        out.append((lo, hi))
     return tuple(out)
 
 
@@ -278,11 +295,13 @@ def _load_raw(path: Path, stack: tuple[Path, ...]) -> dict:
     for i, name in enumerate(inc):
         try:
             child = find_spec_file(name, relative_to=path).resolve()
-        except SpecError:
-            raise SpecError(f, f"include[{i}]", f"no spec file {name!r} (shipped specs: {', '.join(shipped_specs())})") from None
+        except SpecError as exc:  # missing, or a name no file can have
+            raise SpecError(f, f"include[{i}]", exc.message) from None
         if child in stack:
             chain = " -> ".join(p.name for p in stack[stack.index(child):] + (child,))
             raise SpecError(f, f"include[{i}]", f"include cycle: {chain}")
+        if len(stack) >= MAX_INCLUDE_DEPTH:
+            raise SpecError(f, f"include[{i}]", f"includes nested deeper than {MAX_INCLUDE_DEPTH} files")
         sub = _load_raw(child, stack + (child,))
         for g, entries in sub["groups"].items():
             merged["groups"][g] = dict(entries)  # a later include replaces an earlier one's group
@@ -295,8 +314,8 @@ def _load_raw(path: Path, stack: tuple[Path, ...]) -> dict:
     if not isinstance(groups, dict):
         raise SpecError(f, "groups", "groups must be a mapping from group name to its definition")
     for g, body in groups.items():
-        if not isinstance(g, str) or not NAME_RE.match(g):
-            raise SpecError(f, f"groups.{g}", "a group name is letters, digits and _ starting with a letter")
+        if not isinstance(g, str) or not NAME_RE.fullmatch(g):
+            raise SpecError(f, f"groups.{g}", "a group name is 1-64 letters, digits and _ starting with a letter")
         if not isinstance(body, dict) or not body:
             raise SpecError(f, f"groups.{g}", "a group is a mapping (points/anchors/region/mirror, count, ...)")
         for k in body:
@@ -320,13 +339,38 @@ def _load_raw(path: Path, stack: tuple[Path, ...]) -> dict:
     return merged
 
 
+def _check_total(groups: tuple[GroupDef, ...], path: Path) -> None:
+    """At most ``MAX_LANDMARKS`` landmarks in all (a mirror group counts as the group it mirrors;
+    an unknown or cyclic mirror counts 0 here and is reported when the spec is resolved), and at
+    most ``MAX_SILHOUETTE`` of them in silhouette groups."""
+    by_name = {g.name: g for g in groups}
+
+    def size(g: GroupDef, seen: tuple[str, ...]) -> int:
+        if g.kind != "mirror":
+            return g.count
+        src = by_name.get(g.mirror_of)
+        return 0 if src is None or src.name in seen else size(src, seen + (src.name,))
+
+    total = sum(size(g, (g.name,)) for g in groups)
+    if total > MAX_LANDMARKS:
+        raise SpecError(path, "groups", f"{total} landmarks in all; a spec has at most {MAX_LANDMARKS}")
+    contour = sum(g.count for g in groups if g.silhouette)
+    if contour > MAX_SILHOUETTE:
+        raise SpecError(path, "groups", f"{contour} silhouette landmarks in all; a spec has at most {MAX_SILHOUETTE}")
+
+
 def load_spec_definition(name: str | Path) -> SpecDefinition:
     """Read a spec file (a path, or a shipped spec name such as ``"68"``) with its includes."""
     path = find_spec_file(name).resolve()
     raw = _load_raw(path, (path,))
+    if not SET_NAME_RE.fullmatch(raw["name"]):
+        raise SpecError(path, "name", f"{raw['name'][:80]!r} is not a usable spec name: 1-64 letters, digits, _ . - "
+                                      "starting with a letter or digit (it names the label set and its folder; "
+                                      "without name: the file name is used)")
     groups = tuple(_group(g, entries) for g, entries in raw["groups"].items())
     if not groups:
         raise SpecError(path, "groups", "the spec defines no groups")
+    _check_total(groups, path)
     ibug: tuple = ()
     ibug_where = (str(path), "ibug68")
     if raw["ibug68"] is not None:

@@ -5,8 +5,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from facegen.generator.head_model import HeadModel
+
+# Fuzz tests (hypothesis): bounded so the suite stays fast; FACEGEN_FUZZ_EXAMPLES=2000 fuzzes longer.
+settings.register_profile("facegen", max_examples=int(os.environ.get("FACEGEN_FUZZ_EXAMPLES", "40")), deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.load_profile("facegen")
 
 REAL_FACES_ENV = "FACEGEN_REAL_FACES"  # names the real-faces folder; overrides the default below
 # The default: a ``shared/real_faces`` folder next to the checkout (``<checkout>/../shared/real_faces``).

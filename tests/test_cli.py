@@ -30,7 +30,9 @@ def test_a_garbage_checkpoint_is_one_line(tmp_path, capsys):
     pytest.importorskip("torch")
     ckpt = tmp_path / "last.pt"
     ckpt.write_bytes(b"not a checkpoint at all")
-    (tmp_path / "face.jpg").write_bytes(b"")
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "face.jpg")
     assert cli.main(["predict", "--checkpoint", str(ckpt), str(tmp_path / "face.jpg"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a facegen checkpoint" in err and str(ckpt) in err

@@ -49,6 +49,13 @@ def _cmd_predict(args) -> int:
     missing = [p for p in args.images if not Path(p).is_file()]
     if missing:
         raise UserError(f"IMAGE {missing[0]}: no such file")
+    from PIL import Image
+
+    for path in args.images:  # the header of each, before the model is loaded
+        try:
+            Image.open(path).close()
+        except (OSError, Image.DecompressionBombError) as exc:
+            raise UserError(f"IMAGE {path}: not an image PIL can read ({' '.join(str(exc).split())[:120]})") from None
     from facegen.trainer.predict import predict_images
 
     written = predict_images(args.checkpoint, args.images, args.out, ibug=args.ibug)
@@ -58,22 +65,27 @@ def _cmd_predict(args) -> int:
 
 def add_parser(sub) -> None:
     """Register ``train``, ``evaluate`` and ``predict`` on the CLI's subparsers."""
+    from facegen.generator import arguments as arg
+
     p = sub.add_parser("train", help="train the stacked hourglass (synthetic, +real label transfer, DALN, real-only)")
-    p.add_argument("--config", required=True, help="train.yaml (see trainer/train_small.yaml)")
+    p.add_argument("--config", required=True, type=arg.text_arg, help="train.yaml (see trainer/train_small.yaml)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="NME table on a real 300-W style folder (protocols a and b)")
-    p.add_argument("--checkpoint", required=True, help="checkpoint written by facegen train (last.pt)")
-    p.add_argument("--data", required=True, help="folder of images + 68-point .pts (subfolders = subsets)")
-    p.add_argument("--synthetic", default=None, help="synthetic test shard folder (the 'synthetic test' column)")
-    p.add_argument("--fit-data", default=None, help="labelled folder to fit protocol (b)'s MLP (default: half of --data)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fit split and the MLP (default 0)")
+    p.add_argument("--checkpoint", required=True, type=arg.text_arg, help="checkpoint written by facegen train (last.pt)")
+    p.add_argument("--data", required=True, type=arg.text_arg,
+                   help="folder of images + 68-point .pts (subfolders = subsets)")
+    p.add_argument("--synthetic", default=None, type=arg.text_arg,
+                   help="synthetic test shard folder (the 'synthetic test' column)")
+    p.add_argument("--fit-data", default=None, type=arg.text_arg,
+                   help="labelled folder to fit protocol (b)'s MLP (default: half of --data)")
+    p.add_argument("--seed", type=arg.seed, default=0, help="seed of the fit split and the MLP (default 0)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="draw predicted landmarks on images and save them as .pts")
-    p.add_argument("--checkpoint", required=True, help="checkpoint written by facegen train")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="face images (crops)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--checkpoint", required=True, type=arg.text_arg, help="checkpoint written by facegen train")
+    p.add_argument("images", nargs="+", metavar="IMAGE", type=arg.text_arg, help="face images (crops)")
+    p.add_argument("--out", required=True, type=arg.out_folder, help="output folder")
     p.add_argument("--ibug", action="store_true", help="save the 68 iBUG points (protocol a) instead of all K")
     p.set_defaults(func=_cmd_predict)

@@ -10,15 +10,18 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from facegen.errors import UserError
+from facegen.user_input import (control_characters, field_range, finite, output_folder_problem, printable, ranged,
+                                read_yaml)
 
 MODES = ("synthetic", "synthetic+real", "daln", "real")
 
 
 class ConfigError(UserError, ValueError):
     """Bad train.yaml: the message names the file and the key."""
+
+    def __init__(self, message: str):
+        super().__init__(printable(message))  # a key may hold a newline: escaped, one line
 
 
 class TrainerError(UserError):
@@ -28,10 +31,10 @@ class TrainerError(UserError):
 
 @dataclass(frozen=True)
 class ModelSection:
-    stacks: int = 2  # stacked hourglasses (FAN: 4)
-    channels: int = 128  # channels inside the hourglasses (FAN: 256)
-    depth: int = 4  # hourglass levels; input_size must be divisible by 4 * 2**depth
-    input_size: int = 256  # square input crop side in pixels; heatmaps are input_size / 4
+    stacks: int = ranged(1, 8, 2)  # stacked hourglasses (FAN: 4)
+    channels: int = ranged(2, 1024, 128)  # channels inside the hourglasses (FAN: 256)
+    depth: int = ranged(1, 6, 4)  # hourglass levels; input_size must be divisible by 4 * 2**depth
+    input_size: int = ranged(16, 1024, 256)  # square input crop side in pixels; heatmaps are input_size / 4
 
 
 @dataclass(frozen=True)
@@ -39,44 +42,44 @@ class DataSection:
     synthetic: str | None = None  # facegen shard folder (source domain); needed by every mode but "real"
     labels: str | None = None  # label set of the shards (default: the dataset's render-time one)
     real: str | None = None  # real face folder (*.jpg + 300-W .pts); labelled for synthetic+real / real, images only used by daln
-    sigma: float = 1.5  # Gaussian heatmap sigma in heatmap pixels
-    crop_margin: float = 1.25  # square crop side = margin * longer side of the landmark bounding box
+    sigma: float = ranged(0.1, 20, 1.5)  # Gaussian heatmap sigma in heatmap pixels
+    crop_margin: float = ranged(1, 4, 1.25)  # square crop side = margin * longer side of the landmark bounding box
     augment: bool = True  # training: crop jitter, affine, flip (spec flip pairs), photometric
 
 
 @dataclass(frozen=True)
 class DalnSection:
-    weight: float = 1.0  # weight of the DALN transfer loss (-NWD) next to the heatmap loss
-    lo: float = 0.0  # GRL coefficient at step 0
-    hi: float = 1.0  # GRL coefficient it warms up to
-    alpha: float = 10.0  # steepness of the warm-start schedule
-    temperature: float = 0.1  # spatial softmax temperature T: P = softmax(heatmap / T) over pixels
+    weight: float = ranged(0, 100, 1.0)  # weight of the DALN transfer loss (-NWD) next to the heatmap loss
+    lo: float = ranged(0, 10, 0.0)  # GRL coefficient at step 0
+    hi: float = ranged(0, 10, 1.0)  # GRL coefficient it warms up to
+    alpha: float = ranged(0, 1000, 10.0)  # steepness of the warm-start schedule
+    temperature: float = ranged(0.001, 100, 0.1)  # spatial softmax temperature T: P = softmax(heatmap / T) over pixels
 
 
 @dataclass(frozen=True)
 class LabelTransferSection:
-    channels: int = 32  # U-Net width (c, 2c, 4c)
-    weight: float = 1.0  # weight of the real 68-point heatmap loss through the U-Net
-    warmup_steps: int = 0  # first steps: the U-Net learns on detached dense heatmaps, the model gets no real gradient
+    channels: int = ranged(1, 512, 32)  # U-Net width (c, 2c, 4c)
+    weight: float = ranged(0, 100, 1.0)  # weight of the real 68-point heatmap loss through the U-Net
+    warmup_steps: int = ranged(0, 10 ** 9, 0)  # first steps: the U-Net learns on detached dense heatmaps, the model gets no real gradient
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     mode: str = "synthetic"  # synthetic | synthetic+real (label transfer) | daln (unsupervised DA) | real (baseline)
     out_dir: str = "runs/train"  # checkpoints (last.pt), log.csv and TensorBoard events
-    seed: int = 0  # seeds the model init, the data order and the splits
-    steps: int = 1000  # optimisation steps
-    batch_size: int = 16  # images per domain per step (per process under DDP)
-    lr: float = 2.5e-4  # Adam learning rate (FAN: 2.5e-4)
-    weight_decay: float = 0.0  # Adam weight decay
-    log_every: int = 10  # steps between CSV / TensorBoard rows
-    checkpoint_every: int = 500  # steps between checkpoints (and one at the end)
+    seed: int = ranged(0, 2 ** 63 - 1, 0)  # seeds the model init, the data order and the splits
+    steps: int = ranged(1, 10 ** 9, 1000)  # optimisation steps
+    batch_size: int = ranged(1, 4096, 16)  # images per domain per step (per process under DDP)
+    lr: float = ranged(0, 1, 2.5e-4, lo_open=True)  # Adam learning rate (FAN: 2.5e-4)
+    weight_decay: float = ranged(0, 1, 0.0)  # Adam weight decay
+    log_every: int = ranged(1, 10 ** 9, 10)  # steps between CSV / TensorBoard rows
+    checkpoint_every: int = ranged(1, 10 ** 9, 500)  # steps between checkpoints (and one at the end)
     resume: bool = True  # continue from out_dir/last.pt when it exists
     init_from: str | None = None  # a checkpoint whose model weights start this run (fine-tuning, e.g. DALN
     #                               from a synthetic-only model); fresh optimizer, step 0; unused on resume
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
     amp: bool = True  # mixed precision (CUDA only)
-    num_workers: int = 0  # DataLoader worker processes
+    num_workers: int = ranged(0, 64, 0)  # DataLoader worker processes
     model: ModelSection = field(default_factory=ModelSection)  # the hourglass
     data: DataSection = field(default_factory=DataSection)  # datasets
     daln: DalnSection = field(default_factory=DalnSection)  # domain adaptation (mode daln)
@@ -109,16 +112,27 @@ def _build(cls, data, file: str, prefix: str):
         elif ftype.startswith("int"):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{file}: {where}: expected an integer, got {value!r}")
-            kwargs[key] = value
+            kwargs[key] = _in_range(value, fields[key], file, where)
         elif ftype.startswith("float"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"{file}: {where}: expected a number, got {value!r}")
-            kwargs[key] = float(value)
+            x = finite(value)
+            if x is None:
+                raise ConfigError(f"{file}: {where}: expected a finite number, got {value!r}")
+            kwargs[key] = _in_range(x, fields[key], file, where)
         else:
             if not isinstance(value, str):
                 raise ConfigError(f"{file}: {where}: expected a string, got {value!r}")
+            char = control_characters(value)
+            if char:
+                raise ConfigError(f"{file}: {where}: holds the control character {char}")
             kwargs[key] = value
     return cls(**kwargs)
+
+
+def _in_range(x, f: dataclasses.Field, file: str, where: str):
+    valid = field_range(f)
+    if valid is not None and x not in valid:
+        raise ConfigError(f"{file}: {where}: must be in {valid}, got {x!r}")
+    return x
 
 
 def _check(cfg: TrainConfig, file: str) -> None:
@@ -127,14 +141,14 @@ def _check(cfg: TrainConfig, file: str) -> None:
 
     if cfg.mode not in MODES:
         bad("mode", f"unknown mode {cfg.mode!r} (one of {', '.join(MODES)})")
-    for key in ("steps", "batch_size", "log_every", "checkpoint_every"):
-        if getattr(cfg, key) < 1:
-            bad(key, f"must be >= 1 (got {getattr(cfg, key)})")
     if cfg.device not in ("auto", "cpu", "cuda"):
         bad("device", f"expected auto, cpu or cuda (got {cfg.device!r})")
+    if cfg.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            bad("device", f"cuda, but torch {torch.__version__} finds no CUDA device (use auto or cpu)")
     m = cfg.model
-    if m.stacks < 1 or m.channels < 2 or m.depth < 1:
-        bad("model", "stacks >= 1, channels >= 2 and depth >= 1 required")
     if m.input_size % (4 * 2 ** m.depth):
         bad("model.input_size", f"{m.input_size} is not divisible by 4 * 2**depth = {4 * 2 ** m.depth}")
     if cfg.mode != "real" and not cfg.data.synthetic:
@@ -145,8 +159,9 @@ def _check(cfg: TrainConfig, file: str) -> None:
         path = getattr(cfg.data, key)
         if path and not Path(path).is_dir():
             bad(f"data.{key}", f"folder {path} does not exist")
-    if cfg.lr <= 0 or cfg.data.sigma <= 0 or cfg.daln.temperature <= 0:
-        bad("lr / data.sigma / daln.temperature", "must be > 0")
+    problem = output_folder_problem(cfg.out_dir)
+    if problem:
+        bad("out_dir", problem)
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
@@ -154,14 +169,8 @@ def load_train_config(path: str | Path) -> TrainConfig:
     are resolved against its folder, not the working directory."""
     path = Path(path)
     file = str(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "YAML"
-        raise ConfigError(f"{file}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = read_yaml(path, lambda where, message: ConfigError(f"{file}: {where}: {message}" if where
+                                                              else f"{file}: {message}"))
     cfg = _build(TrainConfig, data or {}, file, "")
     base = path.resolve().parent
 

@@ -22,7 +22,7 @@ from torch import nn
 from .config import TrainerError
 from .data import decode, make_codec, open_real, open_synthetic
 from .metrics import NORMALISATIONS, nme
-from .train import build_model, load_checkpoint
+from .train import build_model, load_checkpoint, restore
 
 SUBSET_GROUPS = {"common": ("lfpw", "helen"), "challenging": ("ibug",)}  # 300-W test subsets by folder name
 
@@ -32,10 +32,10 @@ def load_model(path: str | Path, device="cpu"):
     state = load_checkpoint(path, map_location=device)
     meta = state["meta"]
     model, lt = build_model(meta)
-    model.load_state_dict(state["model"])
+    restore(model, state["model"], path)
     model.to(device).eval()
     if lt is not None:
-        lt.load_state_dict(state["label_transfer"])
+        restore(lt, state.get("label_transfer"), path)
         lt.to(device).eval()
     return model, lt, meta
 

@@ -25,7 +25,10 @@ from torch.utils.data import DataLoader
 
 from facegen.generator.atomic_write import atomic_path
 
-from .config import TrainConfig, TrainerError
+from facegen.landmark_specs.spec_file import MAX_LANDMARKS
+from facegen.user_input import Range, field_range, finite
+
+from .config import ModelSection, TrainConfig, TrainerError
 from .daln import daln_loss, grl_coefficient
 from .data import WithHeatmaps, make_codec, open_real, open_synthetic
 from .hourglass import HourglassConfig, StackedHourglass
@@ -81,7 +84,41 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         raise TrainerError(f"{path}: not a facegen checkpoint ({' '.join(str(exc).split())[:200]})") from None
     if not isinstance(state, dict) or not {"meta", "model"} <= set(state):
         raise TrainerError(f"{path}: not a facegen checkpoint (no meta/model entries)")
+    problem = _meta_problem(state)
+    if problem:
+        raise TrainerError(f"{path}: not a facegen checkpoint ({problem})")
     return state
+
+
+def _meta_problem(state: dict) -> str | None:
+    """Why a checkpoint's ``meta`` does not describe a model this code builds (every size inside
+    the train config's ranges, so a crafted file cannot ask for a huge network), else None."""
+    meta = state["meta"]
+    if not isinstance(meta, dict) or not isinstance(state["model"], dict) or not isinstance(meta.get("hourglass"), dict):
+        return "meta, meta.hourglass and model must be mappings"
+    hg, fields = meta["hourglass"], {f.name: f for f in dataclasses.fields(ModelSection)}
+    limits = [(f"hourglass.{k}", hg.get(k), field_range(fields[k])) for k in ("stacks", "channels", "depth", "input_size")]
+    limits += [("hourglass.num_landmarks", hg.get("num_landmarks"), Range(1, MAX_LANDMARKS)),
+               ("input_size", meta.get("input_size"), field_range(fields["input_size"])),
+               ("label_transfer_channels", meta.get("label_transfer_channels", 0), Range(0, 512))]
+    if set(hg) != {f.name for f in dataclasses.fields(HourglassConfig)}:
+        return f"meta.hourglass has keys {sorted(map(str, hg))}"
+    for key, value, valid in limits:
+        if isinstance(value, bool) or not isinstance(value, int) or value not in valid:
+            return f"meta.{key} {value!r} is not an integer in {valid}"
+    sigma = finite(meta.get("sigma"))
+    if sigma is None or sigma <= 0 or meta.get("num_landmarks") != hg["num_landmarks"]:
+        return "meta.sigma or meta.num_landmarks missing or wrong"
+    return None
+
+
+def restore(module: torch.nn.Module, weights, path: str | Path) -> None:
+    """``module.load_state_dict(weights)``; ``TrainerError`` naming ``path`` when they do not fit."""
+    try:
+        module.load_state_dict(weights)
+    except (RuntimeError, TypeError, AttributeError) as exc:  # missing/unexpected keys, shapes; not a mapping
+        raise TrainerError(f"{path}: the weights do not fit the model its meta describes "
+                           f"({' '.join(str(exc).split())[:200]})") from None
 
 
 def build_model(meta: dict) -> tuple[StackedHourglass, LabelTransferUNet | None]:
@@ -151,9 +188,9 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
         state = load_checkpoint(ckpt_path, map_location=device)
         if state["meta"]["num_landmarks"] != meta["num_landmarks"] or state["meta"]["mode"] != cfg.mode:
             raise TrainerError(f"{ckpt_path}: checkpoint of another run (mode/landmarks differ); use another out_dir")
-        model.load_state_dict(state["model"])
+        restore(model, state["model"], ckpt_path)
         if lt is not None:
-            lt.load_state_dict(state["label_transfer"])
+            restore(lt, state.get("label_transfer"), ckpt_path)
         opt.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         step = int(state["step"])
@@ -162,7 +199,7 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
         if state["meta"]["hourglass"] != meta["hourglass"]:
             raise TrainerError(f"{cfg.init_from}: init_from checkpoint has another model "
                                f"({state['meta']['hourglass']}, this run: {meta['hourglass']})")
-        model.load_state_dict(state["model"])
+        restore(model, state["model"], cfg.init_from)
     net = model
     if distributed:
         from torch.nn.parallel import DistributedDataParallel

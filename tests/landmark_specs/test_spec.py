@@ -92,7 +92,7 @@ groups:
     ("groups: {a: {mirror: nothere}}", "groups.a.mirror", "unknown group"),
     ("groups: {a: {points: [1]}, b: {points: [{vertex: 2, name: a_0}]}}", "groups.b", "duplicate landmark name"),
     ("groups: {a: {points: [1]}}\ngroups: {b: {points: [1]}}", "line", "duplicate key"),
-    ("groups: {a: {points: [1]}\n", "line", "YAML error"),
+    ("groups: {a: {points: [1]}\n", "line", "YAML syntax error"),
     ("include: [missing.yaml]\ngroups: {a: {points: [1]}}", "include[0]", "no spec file"),
     ("groups: {a: {points: [1], count: 3}}", "groups.a.count", "not allowed"),
     ("groups: {a: {anchors: [1, 2], count: 3, colour: red}}", "groups.a.colour", "unknown key"),
