@@ -5,34 +5,27 @@ Registered by the root ``cli.py`` through ``add_parser(subparsers)``. See ``gene
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
 
 import h5py
-import numpy as np
 
 from facegen.generator import shard_format as sf
 from facegen.errors import UserError
 
 
 def _cmd_render(args) -> int:
+    from facegen.generator.arguments import check_shards, ray_address_problem
+    from facegen.generator.backends import check_settings
     from facegen.generator.runner import run
     from facegen.generator.writer import make_plan
-    for flag, value, low in (("--num", args.num, 1), ("--shard-size", args.shard_size, 1), ("--workers", args.workers, 1),
-                             ("--seed", args.seed, 0), ("--resolution", args.resolution, 16), ("--retries", args.retries, 0)):
-        if value < low:
-            raise UserError(f"{flag} must be >= {low} (got {value})")
-    from facegen.generator.backends import BACKENDS
-    if args.renderer not in BACKENDS:
-        raise UserError(f"--renderer {args.renderer}: unknown renderer (known: {', '.join(BACKENDS)})")
-    settings = {}
-    for item in args.renderer_setting or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--renderer-setting {item}: expected KEY=VALUE (VALUE in YAML)")
-        import yaml
-        settings[key] = yaml.safe_load(value)
+    check_shards(args.num, args.shard_size, args.resolution)  # every argument was checked when parsed (add_parser's types)
+    settings = check_settings(args.renderer, dict(args.renderer_setting or []))
+    problem = ray_address_problem(args.ray_address) if args.executor == "ray" else None
+    if problem:
+        raise UserError(problem)
     plan = make_plan(args.out, args.spec, args.config, seed=args.seed, num=args.num, shard_size=args.shard_size,
                      renderer=args.renderer, renderer_settings=settings, resolution=args.resolution,
                      segmentation=not args.no_segmentation)
@@ -51,30 +44,30 @@ def _cmd_render(args) -> int:
 
 
 def _cmd_relabel(args) -> int:
+    from facegen.generator.dataset_lock import writer_lock
     from facegen.generator.relabel import relabel
-    if args.workers < 1:
-        raise UserError(f"--workers must be >= 1 (got {args.workers})")
-    name, n = relabel(args.dir, args.spec, args.name, overwrite=args.overwrite, workers=args.workers)
+    # The lock refuses a render or relabel writing the folder meanwhile; a missing folder is relabel's to report.
+    with writer_lock(args.dir, "relabel") if Path(args.dir).is_dir() else contextlib.nullcontext():
+        name, n = relabel(args.dir, args.spec, args.name, overwrite=args.overwrite, workers=args.workers)
     print(f"{args.dir}: label set {name!r} written for {n} samples")
     return 0
 
 
 def integrity_problems(folder: str, manifest: sf.Manifest) -> list[str]:
-    """``"<file>: <problem>"`` for every missing, altered or malformed shard and label file."""
-    out, problems = Path(folder), []
-    in_shard = tuple(n for n, s in manifest.label_sets.items() if s.in_shard)
-    files = [(out / r.file, r.sha256, r.count, in_shard) for r in manifest.shards]
-    counts = {r.file: r.count for r in manifest.shards}
-    for name, s in manifest.label_sets.items():
-        files += [(out / s.location / e.file, e.sha256, counts.get(e.file), (name,)) for e in s.files]
-    for path, sha256, count, label_sets in files:
-        if not path.exists():
-            problems.append(f"{path}: missing")
-        elif sf.sha256_file(path) != sha256:
-            problems.append(f"{path}: checksum mismatch (file altered or truncated)")
-        else:
-            problems += [f"{path}: {p}" for p in sf.check_shard(path, count, label_sets)]
-    return problems
+    """``"<file>: <problem>"`` for every problem of the dataset: the manifest's consistency, then
+    each missing, altered or malformed shard and label file (``shard_format.dataset_problems``)."""
+    return sf.dataset_problems(folder, manifest)
+
+
+def _print_schema(folder: str, manifest: sf.Manifest, problems: list[str]) -> None:
+    """The datasets of the first shard no problem names (h5py opens only a checked file)."""
+    for r in manifest.shards:
+        path = Path(folder) / r.file
+        if not any(p.startswith(f"{path}:") for p in problems):
+            with h5py.File(path, "r") as f:
+                print("  schema of", r.file)
+                f.visititems(lambda n, o: print(f"    {n}: {o.shape} {o.dtype}") if isinstance(o, h5py.Dataset) else None)
+            return
 
 
 def _cmd_inspect(args) -> int:
@@ -87,99 +80,80 @@ def _cmd_inspect(args) -> int:
           f"{json.dumps(m.renderer_settings)}, segmentation {m.segmentation}")
     for name, s in m.label_sets.items():
         print(f"  label set {name!r}: spec {s.spec_name} ({s.spec_hash}), in {s.location}")
-    if shards:
-        with h5py.File(Path(args.dir) / shards[0].file, "r") as f:
-            print("  schema of", shards[0].file)
-            f.visititems(lambda n, o: print(f"    {n}: {o.shape} {o.dtype}") if isinstance(o, h5py.Dataset) else None)
     if m.failures:
         print(f"  failed shards in the last run: {[list(f) for f in m.failures]}")
     problems = integrity_problems(args.dir, m)
+    if not any(p.startswith(f"{Path(args.dir) / sf.MANIFEST_NAME}:") for p in problems):
+        _print_schema(args.dir, m, problems)
     for p in problems:
         print(f"  CORRUPT {p}")
     if problems:
         raise UserError(f"{problems[0]} ({len(problems)} problem(s) in {args.dir})")
-    print("  integrity: ok (checksums, shapes, no NaN)")
+    print("  integrity: ok (manifest consistent; every file regular, of its size and sha256; datasets, types, "
+          "shapes, sample indices, landmark counts; finite values, depth without NaN)")
     return 0
 
 
-def iter_samples(folder: str, manifest: sf.Manifest, n: int, label_set: str):
-    """Yield ``(image (H, W, 3) uint8, labels dict of one sample, index)`` for the first ``n`` samples."""
-    name = manifest.label_set(label_set, folder).name
-    for r in manifest.shards:
-        with h5py.File(Path(folder) / r.file, "r") as f:
-            labels = sf.read_labels(manifest.label_file(folder, name, r.file), name)
-            index = sf.read_samples(f, ("index",))["index"]
-            for j in range(r.count):
-                if n <= 0:
-                    return
-                n -= 1
-                yield f["images"][j], {k: v[j] for k, v in labels.items()}, int(index[j])
-
-
 def _cmd_view(args) -> int:
-    from PIL import Image, ImageDraw
-
-    from facegen.generator.preview import contact_sheet
-    m = sf.read_manifest(args.dir)
-    label_set = m.label_set(args.label_set, args.dir).name  # default: the render-time label set
-    samples = list(iter_samples(args.dir, m, args.n, label_set))
-    if not samples:
+    from facegen.generator.dataset_view import view_sheet
+    from facegen.generator.selection import check_indices, finished_indices, parse_indices
+    m, label_set = sf.open_dataset(args.dir, args.label_set)  # checked; default: the render-time label set
+    have = finished_indices(m)
+    if not have:
         raise UserError(f"{args.dir}: no finished samples to show")
-    scale = max(1, 256 // samples[0][0].shape[0])
-    tiles, captions = [], []
-    for img, lab, index in samples:
-        im = Image.fromarray(img).resize((img.shape[1] * scale, img.shape[0] * scale), Image.NEAREST)
-        d = ImageDraw.Draw(im)
-        for (u, v), vis, occ in zip(lab["landmarks_2d_contour"], lab["visible"], lab["self_occluded"]):
-            if vis or occ:
-                c = (40, 255, 40) if vis else (255, 40, 40)
-                x, y = float(u) * scale, float(v) * scale
-                d.rectangle([x - 0.5, y - 0.5, x + 0.5, y + 0.5], fill=c)
-        tiles.append(np.asarray(im))
-        captions.append(f"#{index} vis {lab['visible'].mean():.0%}")
-    sheet = contact_sheet(tiles, columns=min(len(tiles), 4 if len(tiles) <= 16 else 8), captions=captions)
-    sheet.save(args.out)
-    print(f"wrote {args.out} ({len(tiles)} samples, label set {label_set!r}: green visible, red self-occluded)")
+    if args.indices:
+        indices = check_indices(parse_indices(args.indices), have, f"--indices {args.indices}")
+    else:
+        indices = tuple(have[:args.num])  # --num is checked when parsed
+    view_sheet(args.dir, m, label_set, list(indices)).save(args.out)
+    print(f"wrote {args.out} ({len(indices)} samples, label set {label_set!r})")
     return 0
 
 
 def _cmd_stats(args) -> int:
-    from facegen.generator.stats import collect, draw
-    m = sf.read_manifest(args.dir)
-    label_set = m.label_set(args.label_set, args.dir).name  # default: the render-time label set
+    from facegen.generator.stats import check_figure_path, collect, draw
+    check_figure_path(args.out)
+    m, label_set = sf.open_dataset(args.dir, args.label_set)  # checked; default: the render-time label set
     data = collect(args.dir, m, label_set)
-    draw(data).save(args.out)
+    draw(data, args.out)
     print(f"wrote {args.out} ({data.n} samples, label set {label_set!r})")
     return 0
 
 
 def add_parser(sub) -> None:
     """Register the dataset subcommands on an argparse subparsers object."""
+    from facegen.generator import arguments as arg
     p = sub.add_parser("render", help="render a sharded HDF5 dataset (deterministic, resumable, parallel)")
-    p.add_argument("--spec", required=True, help="landmark spec: shipped name (490, 490.yaml) or a path")
-    p.add_argument("--num", type=int, required=True, help="number of samples")
-    p.add_argument("--out", required=True, help="dataset folder (created; a rerun resumes it)")
-    p.add_argument("--renderer", default="cycles", help="cycles | raster (default cycles)")
-    p.add_argument("--renderer-setting", action="append", metavar="KEY=VALUE", help="backend keyword argument (repeatable)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes, one renderer each (default 1)")
-    p.add_argument("--shard-size", type=int, default=256, help="samples per shard (default 256)")
-    p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    p.add_argument("--config", default=None, help="scene config YAML overriding generator/default_scene.yaml")
-    p.add_argument("--resolution", type=int, default=256, help="image width = height in pixels (default 256)")
+    p.add_argument("--spec", required=True, type=arg.text_arg, help="landmark spec: shipped name (490, 490.yaml) or a path")
+    p.add_argument("--num", type=arg.int_in(1, arg.MAX_NUM), required=True, help="number of samples (<= 10^9)")
+    p.add_argument("--out", required=True, type=arg.out_folder, help="dataset folder (created; a rerun resumes it)")
+    p.add_argument("--renderer", default="cycles", type=arg.text_arg, help="cycles | raster (default cycles)")
+    p.add_argument("--renderer-setting", action="append", metavar="KEY=VALUE", type=arg.renderer_setting,
+                   help="backend keyword argument, VALUE in YAML (repeatable; backends.SETTINGS lists them)")
+    p.add_argument("--workers", type=arg.int_in(1, arg.MAX_WORKERS), default=1,
+                   help="local worker processes, one renderer each (default 1)")
+    p.add_argument("--shard-size", type=arg.int_in(1, arg.MAX_NUM), default=256, help="samples per shard (default 256)")
+    p.add_argument("--seed", type=arg.seed, default=0, help="dataset seed (default 0)")
+    p.add_argument("--config", default=None, type=arg.text_arg,
+                   help="scene config YAML overriding generator/default_scene.yaml")
+    p.add_argument("--resolution", type=arg.int_in(16, arg.MAX_RESOLUTION), default=256,
+                   help="image width = height in pixels (default 256)")
     p.add_argument("--executor", default="local", choices=("local", "ray"), help="local processes or a Ray cluster")
-    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: start or join a local one)")
-    p.add_argument("--gpus-per-task", type=float, default=0, help="Ray: GPUs reserved per shard task (1 for cycles on GPUs)")
-    p.add_argument("--retries", type=int, default=2, help="retries of a failed shard (default 2)")
+    p.add_argument("--ray-address", default=None, type=arg.text_arg,
+                   help="Ray cluster address (default: start or join a local one)")
+    p.add_argument("--gpus-per-task", type=arg.float_in(0, 64), default=0,
+                   help="Ray: GPUs reserved per shard task (1 for cycles on GPUs)")
+    p.add_argument("--retries", type=arg.int_in(0, 100), default=2, help="retries of a failed shard (default 2)")
     p.add_argument("--no-segmentation", action="store_true", help="do not store segmentation masks")
     p.add_argument("--overwrite", action="store_true", help="replace another dataset in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser("relabel", help="add a label set for another spec from stored scene data (no rendering)")
-    p.add_argument("dir", help="dataset folder")
-    p.add_argument("--spec", required=True, help="landmark spec: shipped name or path")
-    p.add_argument("--name", default=None, help="label set name (default: the spec's name)")
-    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument("dir", type=arg.text_arg, help="dataset folder")
+    p.add_argument("--spec", required=True, type=arg.text_arg, help="landmark spec: shipped name or path")
+    p.add_argument("--name", default=None, type=arg.set_name, help="label set name (default: the spec's name)")
+    p.add_argument("--workers", type=arg.int_in(1, arg.MAX_WORKERS), default=1, help="processes (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace a label set of that name made by relabel")
     p.set_defaults(func=_cmd_relabel)
 
@@ -187,15 +161,17 @@ def add_parser(sub) -> None:
     p.add_argument("dir", help="dataset folder")
     p.set_defaults(func=_cmd_inspect)
 
-    p = sub.add_parser("view", help="contact sheet of samples with landmarks coloured by visibility")
+    p = sub.add_parser("view", help="contact sheet of samples, every landmark coloured by its flag, with a legend")
     p.add_argument("dir", help="dataset folder")
-    p.add_argument("--out", required=True, help="output .png")
-    p.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
+    p.add_argument("--out", required=True, type=arg.out_image, help="output .png")
+    p.add_argument("--num", "--n", type=arg.int_in(1, arg.MAX_PREVIEW_NUM), default=16,
+                   help="the first NUM samples (default 16)")
+    p.add_argument("--indices", default=None, help="these samples instead, e.g. 0,5,9-12")
     p.add_argument("--label-set", default=None, help="label set name (default: the render-time one)")
     p.set_defaults(func=_cmd_view)
 
-    p = sub.add_parser("stats", help="histograms of pose, expression, identity, per-group visibility")
+    p = sub.add_parser("stats", help="plots of pose, expression, identity and visibility (needs facegen[plots])")
     p.add_argument("dir", help="dataset folder")
-    p.add_argument("--out", required=True, help="output .png")
+    p.add_argument("--out", required=True, type=arg.out_file, help="output .png, .pdf or .svg")
     p.add_argument("--label-set", default=None, help="label set name (default: the render-time one)")
     p.set_defaults(func=_cmd_stats)

@@ -24,6 +24,8 @@ import h5py
 
 from facegen.generator import shard_format as sf
 from facegen.errors import UserError
+from facegen.generator.dataset_card import is_card, plan_command, write_card
+from facegen.generator.dataset_lock import LOCK_NAME, writer_lock
 from facegen.generator.writer import DatasetPlan, ShardTask, WorkerContext, generator_version, write_shard
 
 # Tests only: "crash-once:<shard>:<marker file>" or "crash-always:<shard>" SIGKILLs the worker on that shard.
@@ -45,9 +47,9 @@ def _describe(m: sf.Manifest) -> str:
 
 
 def _clear(out: Path) -> None:
-    """Remove a dataset's files (manifest, shards, label sets, temporaries) from ``out``."""
+    """Remove a dataset's files (manifest, card, shards, label sets, temporaries) from ``out``."""
     for p in out.iterdir():
-        if p.name == sf.MANIFEST_NAME or p.name.startswith("shard-") or sf.TMP_SUFFIX in p.name:
+        if p.name == sf.MANIFEST_NAME or p.name.startswith("shard-") or sf.TMP_SUFFIX in p.name or is_card(p):
             p.unlink()
         elif p.name == sf.LABELS_DIR and p.is_dir():
             shutil.rmtree(p)
@@ -59,23 +61,30 @@ def manifest_for(plan: DatasetPlan, results: dict[int, sf.ShardEntry], failures=
     shards = tuple(results[k] for k in sorted(results))
     done = sum(r.count for r in shards)
     render_set = sf.LabelSetEntry(plan.spec_name, sf.SHARD_LOCATION, plan.spec_name, plan.spec_hash, plan.spec_source,
-                                  tuple(plan.ibug68))
+                                  tuple(plan.ibug68), num_landmarks=plan.spec.n_landmarks if plan.spec else 0)
     return sf.Manifest(schema_version=sf.SCHEMA_VERSION, generator_version=generator_version(), dataset_key=plan.key(),
                        seed=plan.seed, num=plan.num, shard_size=plan.shard_size, resolution=plan.resolution,
                        renderer=plan.renderer, renderer_settings=plan.renderer_settings, config=plan.config,
                        segmentation=plan.segmentation, image_compression=plan.image_compression,
                        spec=sf.SpecRecord(plan.spec_name, plan.spec_hash, plan.spec_source, dict(plan.spec_texts)),
                        complete=done == plan.num and len(shards) == len(plan.shards()), samples_done=done,
-                       shards=shards, failures=tuple(failures), label_sets={plan.spec_name: render_set})
+                       shards=shards, failures=tuple(failures), label_sets={plan.spec_name: render_set},
+                       command=plan_command(plan))
+
+
+def _out_folder(plan: DatasetPlan) -> Path:
+    """``plan.out_dir``, made if missing (``UserError`` when it is a file)."""
+    out = Path(plan.out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def prepare_folder(plan: DatasetPlan, overwrite: bool) -> dict[int, sf.ShardEntry]:
     """Check ``plan.out_dir`` and return its finished shards that belong to ``plan`` (to skip).
     Refuses (UserError) a folder holding another dataset or other files, unless ``overwrite``."""
-    out = Path(plan.out_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    out = _out_folder(plan)
     if overwrite:
         _clear(out)
     for p in out.glob(f"*{sf.TMP_SUFFIX}-*"):  # leftovers of a killed run: never valid
@@ -99,7 +108,8 @@ def prepare_folder(plan: DatasetPlan, overwrite: bool) -> dict[int, sf.ShardEntr
             if t and (t.first_index, t.count) == (r.first_index, r.count) and (out / r.file).exists():
                 done[t.shard_index] = r
     else:
-        others = [p.name for p in out.iterdir() if not p.name.startswith("shard-")]
+        others = [p.name for p in out.iterdir() if not p.name.startswith("shard-") and not is_card(p)
+                  and p.name != LOCK_NAME]
         if others:
             raise UserError(f"--out {out} is not empty and holds no facegen manifest ({others[0]}, ...): "
                             f"use --overwrite or another --out")
@@ -274,7 +284,13 @@ def _run_ray(tasks, retries, address, gpus_per_task, on_done, on_progress) -> li
 
 def run(plan: DatasetPlan, executor: str = "local", workers: int = 1, retries: int = 2, overwrite: bool = False,
         ray_address: str | None = None, gpus_per_task: float = 0, progress: bool = True) -> RunReport:
-    """Render the shards of ``plan`` that are not finished yet; see the module docstring."""
+    """Render the shards of ``plan`` that are not finished yet, holding the folder's writer lock
+    (``dataset_lock``: a second render or relabel into it is refused); see the module docstring."""
+    with writer_lock(_out_folder(plan), "render"):
+        return _run(plan, executor, workers, retries, overwrite, ray_address, gpus_per_task, progress)
+
+
+def _run(plan, executor, workers, retries, overwrite, ray_address, gpus_per_task, progress) -> RunReport:
     from tqdm import tqdm
     done = prepare_folder(plan, overwrite)
     out = Path(plan.out_dir)
@@ -298,5 +314,7 @@ def run(plan: DatasetPlan, executor: str = "local", workers: int = 1, retries: i
             raise UserError(f"--executor {executor}: unknown (local, ray)")
     finally:
         bar.close()
-    sf.write_manifest(out, manifest_for(plan, done, failures))
+    final = manifest_for(plan, done, failures)
+    sf.write_manifest(out, final)
+    write_card(out, final)  # README.md: the dataset card (generator/dataset_card.py)
     return RunReport(tuple(rendered), len(plan.shards()) - len(tasks), tuple(failures))

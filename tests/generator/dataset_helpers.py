@@ -26,6 +26,15 @@ def render(out, *extra: str, num: int = 6, shard_size: int = 3, workers: int = 1
                  "--seed", str(seed), "--quiet", *extra])
 
 
+def rendered(tmp_path_factory, name: str, **kwargs) -> Path:
+    """A tiny raster dataset in a fresh temporary folder (``render`` keyword arguments); skips
+    without the raster backend. For module-scoped fixtures."""
+    require_raster()
+    out = tmp_path_factory.mktemp(name) / "ds"
+    assert render(out, **kwargs) == 0
+    return out
+
+
 def samples(folder) -> dict[int, dict[str, np.ndarray]]:
     """Every sample of a dataset by index: images, depth, scene JSON, sample arrays and labels."""
     out = {}

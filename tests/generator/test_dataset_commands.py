@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import sys
 
 import h5py
+import numpy as np
 import pytest
 from PIL import Image
 
 from facegen.cli import main
-from tests.generator.dataset_helpers import render, require_raster
+from facegen.generator.dataset_view import FLAGS, landmark_classes, legend_strip
+from facegen.generator.stats import YAW_EDGES, collect
+from tests.generator.dataset_helpers import RES, render, require_raster
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +55,61 @@ def test_inspect_finds_nan(dataset, tmp_path, capsys):
     assert "NaN" in capsys.readouterr().err
 
 
-def test_view_and_stats(dataset, tmp_path):
-    assert main(["view", str(dataset), "--out", str(tmp_path / "sheet.png"), "--n", "3"]) == 0
-    assert Image.open(tmp_path / "sheet.png").size[0] > 256
+def test_view_picks_samples_and_draws_a_legend(dataset, tmp_path, capsys):
+    assert main(["view", str(dataset), "--out", str(tmp_path / "sheet.png"), "--n", "3"]) == 0  # --n: --num's alias
+    tile = RES * (256 // RES)  # small images are enlarged to about 256 pixels
+    sheet = Image.open(tmp_path / "sheet.png")
+    assert sheet.size[0] == 3 * (tile + 4) + 4 and sheet.size[1] > tile + 22 + 40  # tiles, captions, legend strip
+    assert main(["view", str(dataset), "--out", str(tmp_path / "one.png"), "--indices", "3,1", "--label-set", "68"]) == 0
+    assert "2 samples, label set 'ibug68'" in capsys.readouterr().out
+    pixels = np.asarray(Image.open(tmp_path / "one.png").convert("RGB"))
+    legend = pixels[tile + 22:]  # below the one row of tiles and captions
+    for flag in ("visible", "self_occluded", "out_of_frame"):  # every flag's colour is in the legend
+        assert (legend == FLAGS[flag][1]).all(-1).any(), flag
+    assert not (legend == FLAGS["occluded"][1]).all(-1).any()  # this label set has no occluded flag
+    for argv, needle in ((["--indices", "2,9"], "sample 9 is not a finished sample"), (["--num", "0"], "--num"),
+                         (["--label-set", "nope"], "'nope' does not exist")):
+        assert main(["view", str(dataset), "--out", str(tmp_path / "x.png"), *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1
+
+
+def test_view_colours_each_flag_first_come():
+    labels = dict(visible=np.array([1, 0, 0, 0, 0], bool), self_occluded=np.array([0, 1, 0, 0, 1], bool),
+                  occluded=np.array([0, 0, 1, 0, 0], bool), out_of_frame=np.array([0, 0, 0, 1, 0], bool))
+    flags = tuple(FLAGS)
+    assert [flags[c] for c in landmark_classes(labels, flags)] == [
+        "visible", "self_occluded", "occluded", "out_of_frame", "self_occluded"]
+    strip = legend_strip(200, flags, np.array([1, 2, 1, 1]), "a long title that must wrap onto two lines")
+    assert strip.width == 200 and strip.height > 4 * 20  # title and entries wrapped, nothing cut off
+
+
+def test_stats_png_and_pdf(dataset, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
     assert main(["stats", str(dataset), "--out", str(tmp_path / "stats.png")]) == 0
-    assert Image.open(tmp_path / "stats.png").size[0] > 600
+    assert Image.open(tmp_path / "stats.png").size[0] > 1200
+    assert main(["stats", str(dataset), "--out", str(tmp_path / "stats.pdf")]) == 0
+    assert (tmp_path / "stats.pdf").read_bytes().startswith(b"%PDF")
+    assert main(["stats", str(dataset), "--out", str(tmp_path / "stats.jpg")]) == 2
+    assert ".png, .pdf, .svg" in capsys.readouterr().err
+
+
+def test_stats_without_matplotlib_is_one_line(dataset, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib... raises ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    assert main(["stats", str(dataset), "--out", str(tmp_path / "stats.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "matplotlib" in err and "facegen[plots]" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "stats.png").exists()
+
+
+def test_stats_collects_visibility_by_group_and_yaw(dataset):
+    from facegen.generator import shard_format as sf
+    s = collect(dataset, sf.read_manifest(dataset), "ibug68")
+    assert s.n == 4 and s.group_flags.shape == (3, len(s.group_names)) and s.yaw_counts.sum() == 4
+    np.testing.assert_allclose(s.group_flags.sum(0), 1.0)  # each landmark has exactly one flag
+    assert s.yaw_visible.shape == (len(s.group_names), len(YAW_EDGES) - 1)
+    assert np.all(np.isnan(s.yaw_visible[:, s.yaw_counts == 0]))
 
 
 @pytest.mark.parametrize("argv, needle", [
