@@ -17,121 +17,142 @@ from typing import Any
 import yaml
 
 from facegen.generator.distributions import ConfigError, Dist, parse_dist
+from facegen.user_input import field_range, finite, ranged, read_yaml
+
+# Every numeric field declares its valid range (``ranged(lo, hi)``, also in default_scene.yaml's
+# comments): everything a distribution can draw must lie inside it (``distributions.parse_dist``).
+MAX_EXTRA_UNITS = 37  # extra_units' maximum: the number of samplers.EXTRA_UNITS
+CAMERA_DISTANCE_M = (0.25, 20.0)  # camera distance focal_length_mm, sensor_width_mm and head_fill may give
 
 
 @dataclass(frozen=True)
 class IdentityConfig:
-    age_years: Dist  # age in years (the head model is fitted on 16..85)
-    gender: Dist  # 0 female .. 1 male
-    weight: Dist  # 0 thin .. 1 heavy
-    muscle: Dist  # 0 .. 1
-    height: Dist  # 0 .. 1 (changes head and neck proportions a little)
-    proportions: Dist  # 0 ideal .. 1 uncommon proportions
-    ancestry_concentration: float  # Dirichlet concentration of (african, asian, caucasian) shares
-    residual_scale: Dist  # local face-shape variation beyond the attributes, x its fitted spread
+    age_years: Dist = ranged(16, 85)  # age in years (the head model is fitted on 16..85)
+    gender: Dist = ranged(0, 1)  # 0 female .. 1 male
+    weight: Dist = ranged(0, 1)  # 0 thin .. 1 heavy
+    muscle: Dist = ranged(0, 1)  # 0 .. 1
+    height: Dist = ranged(0, 1)  # 0 .. 1 (changes head and neck proportions a little)
+    proportions: Dist = ranged(0, 1)  # 0 ideal .. 1 uncommon proportions
+    ancestry_concentration: float = ranged(0.01, 100)  # Dirichlet concentration of (african, asian, caucasian) shares
+    residual_scale: Dist = ranged(0, 3)  # local face-shape variation beyond the attributes, x its fitted spread
 
 
 @dataclass(frozen=True)
 class ExpressionConfig:
-    neutral_probability: float  # share of faces with no face unit active at all
-    blink_probability: float  # share of faces with both eyes (partly) closed
-    wink_probability: float  # share of faces with one eye closed
-    smile_probability: float  # share of faces smiling (mouthSmile, cheekSquint)
-    jaw_open_probability: float  # share of faces with the jaw open
-    extra_units: Dist  # number of other face units switched on at random
-    intensity: Dist  # activation of each switched-on unit
-    asymmetry: Dist  # left/right difference of paired units, as a fraction of the activation
+    neutral_probability: float = ranged(0, 1)  # share of faces with no face unit active at all
+    blink_probability: float = ranged(0, 1)  # share of faces with both eyes (partly) closed
+    wink_probability: float = ranged(0, 1)  # share of faces with one eye closed
+    smile_probability: float = ranged(0, 1)  # share of faces smiling (mouthSmile, cheekSquint)
+    jaw_open_probability: float = ranged(0, 1)  # share of faces with the jaw open
+    extra_units: Dist = ranged(0, MAX_EXTRA_UNITS)  # number of other face units switched on at random
+    intensity: Dist = ranged(0, 1)  # activation of each switched-on unit
+    asymmetry: Dist = ranged(-1, 1)  # left/right difference of paired units, as a fraction of the activation
 
 
 @dataclass(frozen=True)
 class GazeConfig:
-    yaw_deg: Dist  # eyes relative to the head; > 0 toward the subject's left
-    pitch_deg: Dist  # > 0 up
+    yaw_deg: Dist = ranged(-45, 45)  # eyes relative to the head; > 0 toward the subject's left
+    pitch_deg: Dist = ranged(-45, 45)  # > 0 up
 
 
 @dataclass(frozen=True)
 class HeadPoseConfig:
-    yaw_deg: Dist  # head relative to the shoulders; +-90 is a profile
-    pitch_deg: Dist  # > 0 chin up
-    roll_deg: Dist  # > 0 toward the subject's left shoulder
+    yaw_deg: Dist = ranged(-90, 90)  # head relative to the shoulders; +-90 is a profile
+    pitch_deg: Dist = ranged(-60, 60)  # > 0 chin up
+    roll_deg: Dist = ranged(-60, 60)  # > 0 toward the subject's left shoulder
 
 
 @dataclass(frozen=True)
 class CameraConfig:
-    sensor_width_mm: float  # full-frame equivalent sensor width
-    focal_length_mm: Dist  # lens focal length (sets perspective strength)
-    head_fill: Dist  # image height fraction covered by a nominal 0.25 m head; sets the distance
-    azimuth_deg: Dist  # camera around the shoulders' vertical axis; 0 in front, > 0 toward +x
-    elevation_deg: Dist  # camera above (> 0) or below the face
-    roll_deg: Dist  # camera roll about its viewing axis
-    target_jitter: Dist  # look-at offset from the face centre, fraction of the nominal head height
-    principal_point_jitter: Dist  # principal point offset from the image centre, fraction of width
+    sensor_width_mm: float = ranged(10, 100)  # full-frame equivalent sensor width
+    focal_length_mm: Dist = ranged(10, 500)  # lens focal length (sets perspective strength)
+    head_fill: Dist = ranged(0.05, 1)  # image height fraction covered by a nominal 0.25 m head; sets the distance
+    #                                    (CAMERA_DISTANCE_M bounds it with focal_length_mm and sensor_width_mm)
+    azimuth_deg: Dist = ranged(-90, 90)  # camera around the shoulders' vertical axis; 0 in front, > 0 toward +x
+    elevation_deg: Dist = ranged(-60, 60)  # camera above (> 0) or below the face
+    roll_deg: Dist = ranged(-180, 180)  # camera roll about its viewing axis
+    target_jitter: Dist = ranged(-0.5, 0.5)  # look-at offset from the face centre, fraction of the nominal head height
+    principal_point_jitter: Dist = ranged(-0.25, 0.25)  # principal point offset from the image centre, fraction of width
 
 
 @dataclass(frozen=True)
 class LightingConfig:
     environment: Dist  # world lighting: sky | gradient | uniform
-    environment_strength: Dist  # world brightness multiplier
-    environment_rotation_deg: Dist  # world rotation about the vertical axis
-    light_count: Dist  # number of lights besides the world (rounded)
-    light_power_w: Dist  # power of each light
-    light_temperature_k: Dist  # colour temperature of each light
-    light_azimuth_deg: Dist  # direction the light comes from, around the face; 0 is the camera side
-    light_elevation_deg: Dist  # height of the light above the face's horizon
-    light_distance_m: Dist  # distance from the face centre
-    light_size_m: Dist  # radius of the (area/spot) light; small is hard light
-    hard_side_light_probability: float  # share of scenes with one small, strong light from the side
+    environment_strength: Dist = ranged(0, 10)  # world brightness multiplier
+    environment_rotation_deg: Dist = ranged(-360, 360)  # world rotation about the vertical axis
+    light_count: Dist = ranged(0, 4)  # number of lights besides the world (rounded down, >= 1; backends draw <= 3)
+    light_power_w: Dist = ranged(0, 10000)  # power of each light
+    light_temperature_k: Dist = ranged(1000, 20000)  # colour temperature of each light
+    light_azimuth_deg: Dist = ranged(-360, 360)  # direction the light comes from, around the face; 0 is the camera side
+    light_elevation_deg: Dist = ranged(-90, 90)  # height of the light above the face's horizon
+    light_distance_m: Dist = ranged(0.1, 20)  # distance from the face centre
+    light_size_m: Dist = ranged(0.001, 5)  # radius of the (area/spot) light; small is hard light
+    hard_side_light_probability: float = ranged(0, 1)  # share of scenes with one small, strong light from the side
 
 
 @dataclass(frozen=True)
 class SkinConfig:
     tone_from_ancestry: bool  # centre the tone on the identity's ancestry shares (else tone only)
-    tone: Dist  # 0 very light .. 1 very dark (added to the ancestry centre when that is on)
-    roughness: Dist  # specular roughness
-    specular: Dist  # specular intensity
-    subsurface_scale: Dist  # multiplier on the subsurface scattering radius
-    lip_redness: Dist  # 0 .. 1
-    cheek_tint: Dist  # 0 .. 1 redness of the cheeks
-    eyelid_tint: Dist  # 0 .. 1 darkening of the eyelids
-    bump_strength: Dist  # pores and fine wrinkles
+    tone: Dist = ranged(-1, 1)  # 0 very light .. 1 very dark (added to the ancestry centre when that is on)
+    roughness: Dist = ranged(0, 1)  # specular roughness
+    specular: Dist = ranged(0, 1)  # specular intensity
+    subsurface_scale: Dist = ranged(0, 10)  # multiplier on the subsurface scattering radius
+    lip_redness: Dist = ranged(0, 1)  # 0 .. 1
+    cheek_tint: Dist = ranged(0, 1)  # 0 .. 1 redness of the cheeks
+    eyelid_tint: Dist = ranged(0, 1)  # 0 .. 1 darkening of the eyelids
+    bump_strength: Dist = ranged(0, 2)  # pores and fine wrinkles
 
 
 @dataclass(frozen=True)
 class EyesConfig:
     iris_color: Dist  # brown | hazel | green | blue | grey
-    iris_brightness: Dist  # 0 dark .. 1 light iris
-    pupil_size: Dist  # pupil radius as a fraction of the iris radius
-    sclera_redness: Dist  # 0 .. 1
-    cornea_roughness: Dist  # glossiness of the cornea highlight
+    iris_brightness: Dist = ranged(0, 1)  # 0 dark .. 1 light iris
+    pupil_size: Dist = ranged(0.05, 0.95)  # pupil radius as a fraction of the iris radius
+    sclera_redness: Dist = ranged(0, 1)  # 0 .. 1
+    cornea_roughness: Dist = ranged(0, 1)  # glossiness of the cornea highlight
 
 
 @dataclass(frozen=True)
 class HairConfig:
-    scalp_hair_probability: float  # share of heads with scalp hair (others are shaved/bald)
-    color_melanin: Dist  # hair melanin, 0 blond/white .. 1 black
-    color_redness: Dist  # pheomelanin share (red hair)
-    grey: Dist  # share of grey hairs
-    length_m: Dist  # scalp hair length
-    beard_probability: float  # share of faces with stubble or beard (only if gender > 0.5)
-    eyebrow_density: Dist  # 0 sparse .. 1 dense
+    scalp_hair_probability: float = ranged(0, 1)  # share of heads with scalp hair (others are shaved/bald)
+    color_melanin: Dist = ranged(0, 1)  # hair melanin, 0 blond/white .. 1 black
+    color_redness: Dist = ranged(0, 1)  # pheomelanin share (red hair)
+    grey: Dist = ranged(0, 1)  # share of grey hairs
+    length_m: Dist = ranged(0, 1)  # scalp hair length
+    beard_probability: float = ranged(0, 1)  # share of faces with stubble or beard (only if gender > 0.5)
+    eyebrow_density: Dist = ranged(0, 1)  # 0 sparse .. 1 dense
 
 
 @dataclass(frozen=True)
 class BackgroundConfig:
     kind: Dist  # solid | gradient | noise | image (image only with image_folder)
-    hue: Dist  # 0..1
-    saturation: Dist  # 0..1
-    value: Dist  # 0..1 brightness
-    noise_scale: Dist  # feature size of procedural backgrounds
+    hue: Dist = ranged(0, 1)  # 0..1
+    saturation: Dist = ranged(0, 1)  # 0..1
+    value: Dist = ranged(0, 1)  # 0..1 brightness
+    noise_scale: Dist = ranged(0.01, 1000)  # feature size of procedural backgrounds
     image_folder: str  # folder of background pictures ("" for none)
-    occluder_probability: float  # share of images with a random object in front of the face
+    occluder_probability: float = ranged(0, 1)  # share of images with a random object in front of the face
 
 
 @dataclass(frozen=True)
 class ClothingConfig:
-    hue: Dist  # 0..1
-    saturation: Dist  # 0..1
-    value: Dist  # 0..1 brightness
+    hue: Dist = ranged(0, 1)  # 0..1
+    saturation: Dist = ranged(0, 1)  # 0..1
+    value: Dist = ranged(0, 1)  # 0..1 brightness
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    hdri_probability: float = ranged(0, 1)  # share of scenes lit by an HDRI; the others get the `lighting` section's world
+    hdri: Dist  # one of Blender's bundled CC0 maps (HDRI_NAMES), or "folder": a map from hdri_folder
+    hdri_folder: str  # folder of .exr/.hdr equirectangular maps for hdri "folder" ("" for none)
+    rotation_deg: Dist = ranged(-360, 360)  # map rotation about the vertical axis
+    exposure_ev: Dist = ranged(-10, 10)  # brightness in stops around the map's normalised level
+    white_balance_k: Dist = ranged(1000, 20000)  # the camera's white balance (6500 K neutral; lower turns the picture bluer)
+    background_visible_probability: float = ranged(0, 1)  # with an HDRI: the camera sees it (else the `background` backdrop)
+    defocus_probability: float = ranged(0, 1)  # depth of field focused on the face, the background blurred (Cycles)
+    f_stop: Dist = ranged(0.5, 64)  # aperture of that depth of field
+    extra_lights_probability: float = ranged(0, 1)  # with an HDRI: the `lighting` section's disk lights shine too
 
 
 @dataclass(frozen=True)
@@ -147,11 +168,17 @@ class SceneConfig:
     hair: HairConfig
     background: BackgroundConfig
     clothing: ClothingConfig
+    environment: EnvironmentConfig
 
 
 _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probability", "smile_probability",
                        "jaw_open_probability", "hard_side_light_probability", "scalp_hair_probability",
-                       "beard_probability", "occluder_probability"}
+                       "beard_probability", "occluder_probability", "hdri_probability",
+                       "background_visible_probability", "defocus_probability", "extra_lights_probability"}
+# Equirectangular HDRIs shipped in the bpy wheel (bpy/5.0/datafiles/studiolights/world/*.exr: Poly Haven
+# maps, CC0, licence.txt beside them), 1024x512. The cycles backend finds them there.
+HDRI_NAMES = ("city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset")
+HDRI_SUFFIXES = (".exr", ".hdr")
 
 
 # Distributions over names rather than numbers, and the names each accepts (the backends know
@@ -160,6 +187,7 @@ CATEGORIES = {
     "LightingConfig.environment": ("sky", "gradient", "uniform"),
     "EyesConfig.iris_color": ("brown", "hazel", "green", "blue", "grey"),
     "BackgroundConfig.kind": ("solid", "gradient", "noise", "image"),
+    "EnvironmentConfig.hdri": (*HDRI_NAMES, "folder"),
 }
 
 
@@ -172,7 +200,8 @@ def _build(cls, data: Any, where: str):
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    names = list(fields)
     unknown = set(data) - set(names)
     if unknown:
         key = sorted(map(str, unknown))[0]
@@ -182,10 +211,10 @@ def _build(cls, data: Any, where: str):
         raise ConfigError(f"{_key(where, missing[0])}: missing")
     kwargs = {}
     for name in names:
-        kw, hint, value = _key(where, name), hints[name], data[name]
+        kw, hint, value, valid = _key(where, name), hints[name], data[name], field_range(fields[name])
         if hint is Dist:
             qual = f"{cls.__name__}.{name}"
-            kwargs[name] = parse_dist(value, kw, categorical=qual in CATEGORIES)
+            kwargs[name] = parse_dist(value, kw, categorical=qual in CATEGORIES, valid=valid)
             if qual in CATEGORIES:
                 bad = [v for v in kwargs[name].params if v not in CATEGORIES[qual]]
                 if bad:
@@ -197,13 +226,16 @@ def _build(cls, data: Any, where: str):
                 raise ConfigError(f"{kw}: expected true or false, got {value!r}")
             kwargs[name] = value
         elif hint is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"{kw}: expected a number, got {value!r}")
-            if name in _PROBABILITY_FIELDS and not 0.0 <= value <= 1.0:
+            x = finite(value)
+            if x is None:
+                raise ConfigError(f"{kw}: expected a finite number, got {value!r}")
+            if name in _PROBABILITY_FIELDS and not 0.0 <= x <= 1.0:
                 raise ConfigError(f"{kw}: a probability must be in [0, 1], got {value}")
-            if name not in _PROBABILITY_FIELDS and value <= 0:
+            if valid is not None and x not in valid:
+                raise ConfigError(f"{kw}: must be in {valid}, got {value}")
+            if name not in _PROBABILITY_FIELDS and valid is None and x <= 0:
                 raise ConfigError(f"{kw}: must be > 0, got {value}")
-            kwargs[name] = float(value)
+            kwargs[name] = x
         elif hint is str:
             if not isinstance(value, str):
                 raise ConfigError(f"{kw}: expected a string, got {value!r}")
@@ -228,17 +260,8 @@ def _is_dist_mapping(value: dict) -> bool:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}{line}: YAML syntax error: {problem}") from None
+    return read_yaml(path, lambda where, message: ConfigError(f"{path}: {where}: {message}" if where
+                                                              else f"{path}: {message}"))
 
 
 def default_config_dict() -> dict:
@@ -263,15 +286,45 @@ def load_scene_config(path: str | Path | None = None) -> SceneConfig:
         data = _merge(data, user)
         where = f"{path}:"
     cfg = _build(SceneConfig, data, where)
-    bg = cfg.background
-    if "image" in bg.kind.params and (bg.kind.kind == "constant" or (bg.kind.p or [1])[bg.kind.params.index("image")] > 0):
-        folder = Path(bg.image_folder).expanduser() if bg.image_folder else None
-        if folder is None or not folder.is_dir():
-            raise ConfigError(f"{_key(where, 'background.image_folder')}: background kind 'image' needs a folder of "
-                            f"pictures, got {bg.image_folder!r}")
-        if not any(p.suffix.lower() in (".jpg", ".jpeg", ".png") for p in folder.iterdir()):
-            raise ConfigError(f"{_key(where, 'background.image_folder')}: no .jpg/.png pictures in {folder}")
+    _check_camera_distance(cfg.camera, _key(where, "camera.head_fill"))
+    _check_folder(cfg.environment.hdri, "folder", cfg.environment.hdri_folder, HDRI_SUFFIXES,
+                  _key(where, "environment.hdri_folder"), "HDRI maps")
+    _check_folder(cfg.background.kind, "image", cfg.background.image_folder, (".jpg", ".jpeg", ".png"),
+                  _key(where, "background.image_folder"), "pictures")
     return cfg
+
+
+def _check_folder(dist: Dist, name: str, folder: str, suffixes: tuple[str, ...], key: str, what: str) -> None:
+    """``ConfigError`` when categorical ``dist`` can draw ``name`` but ``folder`` holds no such files."""
+    if name not in dist.params or not (dist.kind == "constant" or (dist.p or [1])[dist.params.index(name)] > 0):
+        return
+    try:
+        path = Path(folder).expanduser() if folder else None
+    except RuntimeError:  # ~name of an unknown user
+        path = None
+    if path is None or not path.is_dir():
+        raise ConfigError(f"{key}: {name!r} needs a folder of {what}, got {folder!r}")
+    try:
+        found = any(p.suffix.lower() in suffixes for p in path.iterdir())
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot list {path} ({exc.strerror})") from None
+    if not found:
+        raise ConfigError(f"{key}: no {'/'.join(suffixes)} files in {path}")
+
+
+def _check_camera_distance(cam: CameraConfig, key: str) -> None:
+    """``ConfigError`` unless every draw puts the camera ``CAMERA_DISTANCE_M`` from the face:
+    not inside the head, not so far that the head is a few pixels (samplers.sample_camera)."""
+    from facegen.generator.samplers import NOMINAL_HEAD_HEIGHT_M
+
+    (f_lo, f_hi), (h_lo, h_hi) = cam.focal_length_mm.bounds(), cam.head_fill.bounds()
+    near = NOMINAL_HEAD_HEIGHT_M * f_lo / (cam.sensor_width_mm * h_hi)
+    far = NOMINAL_HEAD_HEIGHT_M * f_hi / (cam.sensor_width_mm * h_lo)
+    lo, hi = CAMERA_DISTANCE_M
+    if near < lo or far > hi:
+        raise ConfigError(f"{key}: with focal_length_mm {f_lo:g}..{f_hi:g} and sensor_width_mm "
+                          f"{cam.sensor_width_mm:g} the camera stands {near:.3g}..{far:.3g} m from the face; "
+                          f"it must stay within {lo:g}..{hi:g} m")
 
 
 def config_to_dict(cfg: SceneConfig) -> dict:

@@ -11,15 +11,16 @@ import numpy as np
 
 from facegen.generator.config import SceneConfig
 from facegen.generator.head_model import Expression, Gaze, HeadPose
-from facegen.generator.scene import (BackgroundParams, CameraParams, ClothingParams, EyeParams, HairParams, IdentityParams,
-                                     LightingParams, LightParams, SceneParams, SkinParams)
+from facegen.generator.scene import (BackgroundParams, CameraParams, ClothingParams, EnvironmentParams, EyeParams,
+                                     HairParams, IdentityParams, LightingParams, LightParams, NO_ENVIRONMENT, SceneParams,
+                                     SkinParams)
 
 # Number of identity components of the shipped head model (assets/MANIFEST.json).
 IDENTITY_COMPONENTS = 80
 NOMINAL_HEAD_HEIGHT_M = 0.25
 # New sections go at the end: a section's generator depends only on its position here.
 SECTIONS = ("identity", "expression", "gaze", "head_pose", "camera", "lighting", "skin", "eyes", "hair",
-            "background", "clothing")
+            "background", "clothing", "environment")
 # Skin tone centre of each ancestry (0 very light .. 1 very dark).
 ANCESTRY_TONE = {"african": 0.8, "asian": 0.35, "caucasian": 0.15}
 # Face units left to the gaze (they move the lids with the eyes) and pairs handled explicitly.
@@ -176,6 +177,20 @@ def sample_background(cfg, rng: np.random.Generator) -> BackgroundParams:
                             float(rng.uniform(0.05, 0.2)), hsv())
 
 
+def sample_environment(cfg, rng: np.random.Generator) -> EnvironmentParams:
+    """The image-based light: every draw is made whatever the outcome, so the count is fixed."""
+    use = rng.random() < cfg.hdri_probability
+    name, pick = str(cfg.hdri.sample(rng)), float(rng.random())
+    rotation, ev, wb = cfg.rotation_deg.sample(rng), cfg.exposure_ev.sample(rng), cfg.white_balance_k.sample(rng)
+    visible = rng.random() < cfg.background_visible_probability
+    defocus, f_stop = rng.random() < cfg.defocus_probability, cfg.f_stop.sample(rng)
+    extra = rng.random() < cfg.extra_lights_probability
+    if not use:
+        return NO_ENVIRONMENT
+    return EnvironmentParams(name, cfg.hdri_folder, pick, rotation, ev, wb, bool(visible), bool(defocus), f_stop,
+                             bool(extra))
+
+
 def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     """All parameters of sample ``index`` of the dataset with ``seed``: a pure function."""
     rngs = scene_rngs(seed, index)
@@ -200,4 +215,5 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
         background=sample_background(cfg.background, rngs["background"]),
         clothing=ClothingParams((cfg.clothing.hue.sample(c), cfg.clothing.saturation.sample(c),
                                  cfg.clothing.value.sample(c))),
+        environment=sample_environment(cfg.environment, rngs["environment"]),
     )

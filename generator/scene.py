@@ -107,6 +107,23 @@ class BackgroundParams:
 
 
 @dataclass(frozen=True)
+class EnvironmentParams:
+    hdri: str  # a bundled map name (config.HDRI_NAMES), "folder", or "" (no HDRI: the procedural world)
+    folder: str  # hdri_folder of the config (hdri == "folder")
+    pick: float  # 0..1: which map of the sorted folder (hdri == "folder")
+    rotation_deg: float  # about the vertical axis
+    exposure_ev: float  # stops around the map's normalised level
+    white_balance_k: float  # camera white balance, kelvin (6500 neutral)
+    background_visible: bool  # camera rays see the map (else the background section's backdrop)
+    defocus: bool  # depth of field focused on the face
+    f_stop: float  # its aperture
+    extra_lights: bool  # the lighting section's disk lights shine too
+
+
+NO_ENVIRONMENT = EnvironmentParams("", "", 0.0, 0.0, 0.0, 6500.0, False, False, 8.0, True)
+
+
+@dataclass(frozen=True)
 class SceneParams:
     seed: int  # dataset seed
     index: int  # sample index within the dataset
@@ -121,6 +138,7 @@ class SceneParams:
     hair: HairParams
     background: BackgroundParams
     clothing: ClothingParams
+    environment: EnvironmentParams = NO_ENVIRONMENT  # scenes stored before this section existed have none
 
     def to_dict(self) -> dict:
         """Plain JSON-able data (tuples become lists)."""
@@ -135,6 +153,8 @@ def _from_dict(cls, data):
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
+        if f.name not in data and f.default is not dataclasses.MISSING:  # a field added later
+            continue
         kwargs[f.name] = _convert(hints[f.name], data[f.name])
     return cls(**kwargs)
 

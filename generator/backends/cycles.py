@@ -12,9 +12,12 @@ memory stays flat (bench/bench_cycles.py measures it).
   region (anisotropic, streaked), clothing a rough fabric.
 - Eyes: a UV sphere per eye at the eyeball's centre and radius, turned with the eye (head pose
   and gaze), with a procedural sclera / iris / pupil and a glossy coat as cornea.
-- Light: a world (procedural sky, two-colour gradient or uniform) plus up to three disk area
-  lights with colour temperature, power, size and direction from the scene. Camera rays see the
-  background instead (solid, screen gradient, noise, or a picture from ``image_folder``).
+- Light: an HDRI (``scene.environment``: a bundled CC0 map from the bpy wheel or one from the
+  config's folder, normalised to one mean luminance, turned, exposed, white-balanced), optionally
+  with the disk lights; or a world (procedural sky, two-colour gradient or uniform) plus up to three
+  disk area lights with colour temperature, power, size and direction from the scene. Camera rays
+  see the HDRI when the scene says so, else the backdrop (solid, screen gradient, noise, or a
+  picture from ``image_folder``); depth of field focused on the face when ``defocus``.
 - Camera: the Camera's K, R, t exactly: lens from fx, sensor shift from the principal point.
 
 Segmentation and depth come from a z-buffer of the same posed mesh and camera
@@ -37,6 +40,7 @@ from PIL import Image
 from facegen.generator import appearance
 from facegen.generator.backends import RenderResult
 from facegen.generator.camera import face_centre
+from facegen.generator.config import HDRI_SUFFIXES
 from facegen.generator.head_model import HeadModel
 from facegen.generator.zbuffer import rasterize
 from facegen.generator.segmentation import face_classes, vertex_classes
@@ -47,6 +51,10 @@ SKIN_MFP_MM = (3.67, 1.37, 0.68)
 IRIS_HALF_ANGLE_DEG = 33.0  # iris radius ~6 mm on a 12 mm eyeball
 EYE_RADIUS_SCALE = 0.92
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+# Blender's bundled CC0 HDRIs (Poly Haven; licence.txt in the same folder), named in config.HDRI_NAMES.
+BUNDLED_HDRI_DIR = Path(bpy.utils.system_resource("DATAFILES", path="studiolights/world"))
+LUMINANCE = np.array([0.2126, 0.7152, 0.0722])  # linear Rec. 709
+HDRI_LUMINANCE = 0.5  # every map is scaled to this cos-weighted mean luminance before exposure_ev
 
 
 @contextlib.contextmanager
@@ -129,6 +137,7 @@ class Renderer:
         sc.collection.objects.link(self.camera)
         sc.camera = self.camera
         self._images: dict[str, object] = {}
+        self._hdri_mean: dict[str, float] = {}  # Blender image name -> mean luminance of the map
 
     @staticmethod
     def _choose_device(device: str) -> str:
@@ -275,11 +284,30 @@ class Renderer:
         tree.links.new(self._bg_image.outputs["Color"], pick.inputs["B"])
         cam_bg = tree.nodes.new("ShaderNodeBackground")
         tree.links.new(pick.outputs["Result"], cam_bg.inputs["Color"])
+        # Image-based light: an equirectangular map, turned about z, tinted by the white balance.
+        coord = tree.nodes.new("ShaderNodeTexCoord")
+        self._hdri_turn = turn = tree.nodes.new("ShaderNodeMapping")
+        tree.links.new(coord.outputs["Generated"], turn.inputs["Vector"])
+        self._hdri = hdri = tree.nodes.new("ShaderNodeTexEnvironment")
+        tree.links.new(turn.outputs["Vector"], hdri.inputs["Vector"])
+        self._hdri_tint = tint = tree.nodes.new("ShaderNodeMix")
+        tint.data_type, tint.blend_type = "RGBA", "MULTIPLY"
+        tint.inputs["Factor"].default_value = 1.0
+        tree.links.new(hdri.outputs["Color"], tint.inputs["A"])
+        self._hdri_bg = hdri_bg = tree.nodes.new("ShaderNodeBackground")
+        tree.links.new(tint.outputs["Result"], hdri_bg.inputs["Color"])
+        # Factor 1 on both: the map lights the scene / the camera sees the map.
+        self._light_pick = light_pick = tree.nodes.new("ShaderNodeMixShader")
+        self._camera_pick = camera_pick = tree.nodes.new("ShaderNodeMixShader")
+        tree.links.new(env_bg.outputs["Background"], light_pick.inputs[1])
+        tree.links.new(hdri_bg.outputs["Background"], light_pick.inputs[2])
+        tree.links.new(cam_bg.outputs["Background"], camera_pick.inputs[1])
+        tree.links.new(hdri_bg.outputs["Background"], camera_pick.inputs[2])
         path = tree.nodes.new("ShaderNodeLightPath")
         mix = tree.nodes.new("ShaderNodeMixShader")
         tree.links.new(path.outputs["Is Camera Ray"], mix.inputs["Fac"])
-        tree.links.new(env_bg.outputs["Background"], mix.inputs[1])
-        tree.links.new(cam_bg.outputs["Background"], mix.inputs[2])
+        tree.links.new(light_pick.outputs["Shader"], mix.inputs[1])
+        tree.links.new(camera_pick.outputs["Shader"], mix.inputs[2])
         tree.links.new(mix.outputs["Shader"], out.inputs["Surface"])
 
     def _new_light(self, i: int):
@@ -341,7 +369,7 @@ class Renderer:
         irradiance = max(sum(lp.power_w / lp.distance_m ** 2 for lp in lights), 1e-6)
         gain = (100.0 / irradiance) ** 0.5
         for i, obj in enumerate(self._lights):
-            obj.hide_render = i >= len(lights)
+            obj.hide_render = i >= len(lights) or not scene.environment.extra_lights
             if i >= len(lights):
                 continue
             lp = lights[i]
@@ -375,6 +403,49 @@ class Renderer:
         self._bg_image.image = picture
         self._bg_pick.inputs["Factor"].default_value = 1.0 if picture is not None else 0.0
 
+    def _update_environment(self, scene, camera, centre: np.ndarray) -> None:
+        env = scene.environment
+        image = self._hdri_image(env) if env.hdri else None
+        self._hdri.image = image
+        on = image is not None
+        self._light_pick.inputs["Fac"].default_value = 1.0 if on else 0.0
+        self._camera_pick.inputs["Fac"].default_value = 1.0 if on and env.background_visible else 0.0
+        if on:
+            self._hdri_turn.inputs["Rotation"].default_value = (0.0, 0.0, np.radians(env.rotation_deg))
+            # A camera white-balanced for a light of env.white_balance_k renders that light neutral.
+            tint = appearance.temperature_rgb(6500.0) / appearance.temperature_rgb(env.white_balance_k)
+            tint = tint / (tint @ LUMINANCE)
+            self._hdri_tint.inputs["B"].default_value = (*tint, 1.0)
+            self._hdri_bg.inputs["Strength"].default_value = (HDRI_LUMINANCE / self._hdri_mean[image.name]
+                                                              * 2.0 ** env.exposure_ev)
+        dof = self.camera.data.dof
+        dof.use_dof = on and env.defocus
+        dof.focus_distance = float(np.linalg.norm(centre - camera.position))
+        dof.aperture_fstop = env.f_stop
+
+    def _hdri_image(self, env):
+        """The map of ``env``: a bundled one by name, or one of its folder's (sorted files), loaded
+        once, with its mean luminance."""
+        if env.hdri == "folder":
+            files = sorted(p for p in Path(env.folder).iterdir() if p.suffix.lower() in HDRI_SUFFIXES)
+            path = files[min(int(env.pick * len(files)), len(files) - 1)] if files else None
+        else:
+            path = BUNDLED_HDRI_DIR / f"{env.hdri}.exr"
+        if path is None or not path.is_file():
+            raise FileNotFoundError(f"HDRI {env.hdri!r}: no map at {path or env.folder}")
+        key = str(path)
+        if key not in self._images:
+            image = bpy.data.images.load(key, check_existing=True)
+            pixels = np.empty(len(image.pixels), np.float32)
+            image.pixels.foreach_get(pixels)
+            rgb = pixels.reshape(-1, 4)[:, :3]
+            # Equirectangular rows cover less solid angle towards the poles: weight by cos(latitude).
+            h, w = image.size[1], image.size[0]
+            weight = np.repeat(np.cos((np.arange(h) + 0.5) / h * np.pi - np.pi / 2), w)
+            self._hdri_mean[image.name] = float((rgb @ LUMINANCE) @ weight / weight.sum())
+            self._images[key] = image
+        return self._images[key]
+
     def _picture(self, scene):
         """The background picture of ``scene`` from its folder (sorted files), loaded once."""
         folder = scene.background.image_folder
@@ -407,6 +478,7 @@ class Renderer:
         self._update_lights(scene, centre)
         self._update_background(scene)
         self._update_camera(camera)
+        self._update_environment(scene, camera, centre)
         with _blender_quiet():
             bpy.ops.render.render(write_still=True)
         with Image.open(self.scene.render.filepath) as im:

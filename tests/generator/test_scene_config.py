@@ -49,17 +49,28 @@ def test_missing_config_file(tmp_path):
         load_scene_config(tmp_path / "nope.yaml")
 
 
-def test_image_backgrounds_need_a_folder_of_pictures(tmp_path):
-    from PIL import Image
+@pytest.mark.parametrize("section, pick, key, what, name", [
+    ("background", "kind: image", "image_folder", "'image' needs a folder of pictures", "red.png"),
+    ("environment", "hdri: {choice: [studio, folder], p: [0.5, 0.5]}", "hdri_folder",
+     "'folder' needs a folder of HDRI maps", "sky.exr"),
+])
+def test_folder_choices_need_a_folder_of_files(tmp_path, section, pick, key, what, name):
+    """A distribution that can draw a picture / map from a folder needs a folder holding some."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"{section}:\n  {pick}\n  {key}: ''\n")
+    with pytest.raises(UserError, match=f"{section}.{key}: {what}"):
+        load_scene_config(path)
+    folder = tmp_path / "files"
+    folder.mkdir()
+    path.write_text(f"{section}:\n  {pick}\n  {key}: {folder}\n")
+    with pytest.raises(UserError, match="no .* files in"):
+        load_scene_config(path)
+    (folder / name).write_bytes(b"")  # the config checks names only; the renderer reads the file
+    assert getattr(getattr(load_scene_config(path), section), key) == str(folder)
 
-    path = tmp_path / "bg.yaml"
-    path.write_text("background:\n  kind: image\n  image_folder: ''\n")
-    with pytest.raises(UserError, match="background.image_folder: background kind 'image' needs a folder"):
+
+def test_hdri_names_are_the_bundled_ones(tmp_path):
+    path = tmp_path / "env.yaml"
+    path.write_text("environment:\n  hdri: moon\n")
+    with pytest.raises(UserError, match="unknown name 'moon'"):
         load_scene_config(path)
-    pictures = tmp_path / "pictures"
-    pictures.mkdir()
-    path.write_text(f"background:\n  kind: image\n  image_folder: {pictures}\n")
-    with pytest.raises(UserError, match="no .jpg/.png pictures"):
-        load_scene_config(path)
-    Image.new("RGB", (8, 8), (200, 0, 0)).save(pictures / "red.png")
-    assert load_scene_config(path).background.image_folder == str(pictures)

@@ -24,7 +24,11 @@ def renderer(model):
 
 
 def _sample(model, index, size=96):
+    """A sampled scene; its HDRI (if any) lights it but is neither seen nor defocused, so that the
+    geometric checks below see sharp outlines and the backdrop of the background section."""
     scene = sample_scene(load_scene_config(), 21, index)
+    env = dataclasses.replace(scene.environment, background_visible=False, defocus=False)
+    scene = dataclasses.replace(scene, environment=env)
     verts = model.scene_vertices(scene)
     return scene, verts, scene_camera(model, scene, verts, size, size)
 
@@ -77,7 +81,7 @@ def test_silhouette_matches_the_projected_mesh(renderer, model, index):
 def test_marker_lands_at_the_projected_pixel(renderer, model):
     from facegen.generator.head_model import HeadPose
 
-    scene = sample_scene(load_scene_config(), 21, 5)
+    scene, _, _ = _sample(model, 5)
     scene = dataclasses.replace(scene, head_pose=HeadPose(yaw_deg=20.0))  # the nose in sight
     verts = model.scene_vertices(scene)
     cam = scene_camera(model, scene, verts, 128, 128)
@@ -129,3 +133,26 @@ def test_picture_background(renderer, model, tmp_path):
     res = renderer.render(dataclasses.replace(scene, background=bg), verts, cam)
     pixels = res.rgb[res.segmentation == 0].astype(float)
     assert pixels[:, 2].mean() > pixels[:, 0].mean() + 60  # the picture's blue fills the background
+
+
+def test_hdri_lights_the_face_and_is_the_visible_background(renderer, model):
+    """An HDRI lights the head alone (no disk lights), the camera sees the map where the head is
+    not, and defocus focuses Blender's camera on the face at the scene's f-stop."""
+    from facegen.generator.camera import face_centre
+    from facegen.generator.scene import EnvironmentParams
+
+    scene, verts, cam = _sample(model, 8, size=64)
+    env = EnvironmentParams("courtyard", "", 0.0, 90.0, 0.0, 6500.0, True, False, 1.4, False)
+    seen = renderer.render(dataclasses.replace(scene, environment=env), verts, cam)
+    assert not renderer.camera.data.dof.use_dof
+    hidden = renderer.render(dataclasses.replace(scene, environment=dataclasses.replace(env, background_visible=False)),
+                             verts, cam, segmentation=False, depth=False)
+    face, back = seen.segmentation > 1, seen.segmentation == 0
+    assert seen.rgb[face].mean() > 25  # lit by the map alone
+    assert np.abs(seen.rgb[back].astype(float) - hidden.rgb[back]).mean() > 10  # the map, not the backdrop
+    renderer.render(dataclasses.replace(scene, environment=dataclasses.replace(env, defocus=True)), verts, cam,
+                    segmentation=False, depth=False)
+    dof = renderer.camera.data.dof
+    regions = [np.flatnonzero(model.region_mask(n)) for n in ("eyeball_left", "eyeball_right", "lips")]
+    distance = np.linalg.norm(face_centre(verts, *regions) - cam.position)
+    assert dof.use_dof and abs(dof.focus_distance - distance) < 1e-4 and abs(dof.aperture_fstop - 1.4) < 1e-6

@@ -1,0 +1,134 @@
+"""Realism judge: does a face model trained on real photos take our Cycles renders for faces?
+
+Renders ``--num`` default scenes per look with Cycles and runs dlib's HOG frontal face detector
+(upsample 1; ``pip install dlib-bin``, the ``judge`` extra) and, when its model file is given,
+dlib's 68-point shape predictor (trained on human 300-W labels) from the box of our 68 labels.
+Prints, per look and by |yaw| bucket (the face's yaw seen from the camera): how many renders,
+the detection rate (a detection whose centre lies in the box of our 68 labels), and the median
+inter-ocular NME (x 100) of the predictor's inner 51 points against our labels.
+
+Looks, rendered side by side in one run from the same scenes (sample i is the same identity,
+expression, pose and camera in both):
+- ``old``: no image-based light (``environment.hdri_probability: 0``): procedural world, disk
+  lights, procedural or picture backdrops, as facegen rendered before HDRIs;
+- ``new``: the default scene config.
+
+    python bench/bench_realism.py --num 200 [--predictor shape_predictor_68_face_landmarks.dat]
+
+The predictor file is in the ``face_recognition_models`` sdist (``pip download --no-deps
+--no-binary :all: face_recognition_models``; 100 MB): benches only, never shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+
+from facegen.generator.camera import scene_camera
+from facegen.generator.config import load_scene_config
+from facegen.generator.head_model import HeadModel, rotation_matrices
+from facegen.generator.projection import load_spec, project_landmarks
+from facegen.generator.samplers import sample_scene
+
+BUCKETS = ((0, 20), (20, 45), (45, 91))  # |yaw| degrees
+INNER = slice(17, 68)  # the 51 inner iBUG points (brows, nose, eyes, mouth)
+
+
+def face_yaw_deg(scene, camera) -> float:
+    """Yaw of the face seen from the camera: 0 facing it, +-90 a profile."""
+    p = scene.head_pose
+    head = rotation_matrices(np.array([p.yaw_deg]), np.array([p.pitch_deg]), np.array([p.roll_deg]))[0]
+    forward = camera.R @ (head @ np.array([0.0, -1.0, 0.0]))  # the face looks toward -y
+    return float(np.degrees(np.arctan2(forward[0], -forward[2])))
+
+
+def label_box(points: np.ndarray) -> tuple[int, int, int, int]:
+    """dlib-style square box around 68 points: left, top, right, bottom."""
+    lo, hi = points.min(0), points.max(0)
+    c, half = (lo + hi) / 2, (hi - lo).max() / 2
+    return int(c[0] - half), int(c[1] - half), int(c[0] + half), int(c[1] + half)
+
+
+def judge(images, labels, predictor_path: str | None) -> list[tuple[bool, float]]:
+    """``(detected, inner-51 IO-NME x 100 or nan)`` per image."""
+    import dlib
+
+    detector = dlib.get_frontal_face_detector()
+    predictor = dlib.shape_predictor(predictor_path) if predictor_path else None
+    out = []
+    for rgb, pts in zip(images, labels):
+        x0, y0, x1, y1 = label_box(pts)
+        found = any(x0 <= (d.left() + d.right()) / 2 <= x1 and y0 <= (d.top() + d.bottom()) / 2 <= y1
+                    for d in detector(rgb, 1))
+        nme = float("nan")
+        if predictor is not None:
+            shape = predictor(rgb, dlib.rectangle(x0, y0, x1, y1))
+            pred = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], np.float64)
+            iod = np.linalg.norm(pts[36] - pts[45])
+            nme = 100 * np.linalg.norm(pred[INNER] - pts[INNER], axis=1).mean() / iod
+        out.append((found, nme))
+    return out
+
+
+def render_look(cfg, args, model, spec):
+    from facegen.generator.backends import make_renderer
+
+    renderer = make_renderer("cycles", model=model, samples=args.samples)
+    images, labels, yaws, t = [], [], [], time.perf_counter()
+    try:
+        for i in range(args.num):
+            scene = sample_scene(cfg, args.seed, i)
+            verts = model.scene_vertices(scene)
+            cam = scene_camera(model, scene, verts, args.size, args.size)
+            res = renderer.render(scene, verts, cam, segmentation=False, depth=True)
+            lm = project_landmarks(spec, verts, model.faces, cam, depth_map=res.depth)
+            images.append(res.rgb)
+            labels.append(np.where(spec.silhouette[:, None], lm.uv_contour, lm.uv).astype(np.float64))
+            yaws.append(face_yaw_deg(scene, cam))
+    finally:
+        renderer.close()
+    return images, labels, np.abs(yaws), (time.perf_counter() - t) / args.num
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--num", type=int, default=200, help="renders per look (default 200)")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel (default 16, as facegen)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--predictor", default=None, help="shape_predictor_68_face_landmarks.dat (optional)")
+    ap.add_argument("--looks", default="old,new", help="comma-separated: old, new")
+    ap.add_argument("--sheet", default=None, help="write a contact sheet of the first 16 renders of each look here")
+    args = ap.parse_args()
+    model = HeadModel.load()
+    spec = load_spec("68", model)
+    default = load_scene_config()
+    looks = {"new": default,
+             "old": dataclasses.replace(default, environment=dataclasses.replace(default.environment,
+                                                                                   hdri_probability=0.0))}
+    tiles = []
+    print(f"{args.num} default scenes per look, seed {args.seed}, {args.size} px, {args.samples} spp + denoiser")
+    print(f"{'look':5} {'|yaw|':>7} {'n':>4} {'detected':>9} {'median NME':>11}   s/image")
+    for name in args.looks.split(","):
+        images, labels, yaws, per_image = render_look(looks[name], args, model, spec)
+        verdicts = judge(images, labels, args.predictor)
+        tiles += images[:16]
+        for lo, hi in BUCKETS:
+            sel = [k for k, y in enumerate(yaws) if lo <= y < hi]
+            if not sel:
+                continue
+            rate = np.mean([verdicts[k][0] for k in sel])
+            nme = np.median([verdicts[k][1] for k in sel]) if args.predictor else float("nan")
+            print(f"{name:5} {f'{lo}-{hi}':>7} {len(sel):>4} {rate:>8.0%} {nme:>11.1f}   {per_image:.2f}")
+    if args.sheet:
+        from facegen.generator.preview import contact_sheet
+
+        contact_sheet(tiles, columns=8).save(args.sheet)
+        print(f"wrote {args.sheet}")
+
+
+if __name__ == "__main__":
+    main()
