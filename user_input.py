@@ -197,13 +197,13 @@ def read_yaml(path: str | Path, make_error: Callable[[str, str], Exception], loa
         value = yaml.load(text, Loader=loader)  # a SafeLoader: plain data only
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        problem = one_line(str(exc.problem or exc.context or "invalid YAML"))
         raise make_error(f"line {mark.line + 1}" if mark else "", f"YAML syntax error: {problem}") from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, ...)
         raise make_error(_line(text, exc.position), f"YAML syntax error: character {exc.character!r} "
                                                     "is not allowed") from None
     except yaml.YAMLError as exc:
-        raise make_error("", f"YAML syntax error: {' '.join(str(exc).split())}") from None
+        raise make_error("", f"YAML syntax error: {one_line(str(exc))}") from None
     bad = _first_surrogate(value, "", set())
     if bad is not None:
         raise make_error(bad or "top level", "a string holds a lone surrogate (a \\ud800-\\udfff escape): not "

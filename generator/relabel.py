@@ -32,6 +32,7 @@ from facegen.generator.batch_labels import BatchLabeler, SampleInputs
 from facegen.generator.dataset_card import write_card
 from facegen.generator.runner import thread_share
 from facegen.generator.writer import generator_version, spec_texts
+from facegen.user_input import one_line
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def relabel(folder: str, spec_name_or_path: str, name: str | None = None, overwr
         try:
             tmp_dir.mkdir(parents=True)
         except OSError as exc:
-            raise sf.DatasetError(f"{tmp_dir}: cannot create ({' '.join(str(exc).split())})") from None
+            raise sf.DatasetError(f"{tmp_dir}: cannot create ({one_line(str(exc))})") from None
         stack.callback(_remove, tmp_dir)  # on success it has been renamed away
         jobs = [RelabelJob(str(folder), m, str(tmp_dir), (model.n_components, len(model.expression_names)), source,
                            spec, texts, ibug68, name, tuple(shards[i::k])) for i in range(k)]

@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 
 from facegen.generator import shard_format as sf
 from facegen.loaders.errors import LoaderError
+from facegen.user_input import one_line
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class ShardIndex:
                 name = manifest.label_set(labels, folder).name
                 sf.check_manifest(folder, manifest)
             except sf.DatasetError as exc:
-                raise LoaderError(" ".join(str(exc).split())) from None
+                raise LoaderError(one_line(str(exc))) from None
             self.roots.append(str(folder))
             self.manifests.append(manifest)
             sizes = {e.file: e.bytes for e in manifest.label_sets[name].files}

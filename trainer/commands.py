@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facegen.errors import UserError
+from facegen.user_input import one_line
 
 
 def _cmd_train(args) -> int:
@@ -55,7 +56,7 @@ def _cmd_predict(args) -> int:
         try:
             Image.open(path).close()
         except (OSError, Image.DecompressionBombError) as exc:
-            raise UserError(f"IMAGE {path}: not an image PIL can read ({' '.join(str(exc).split())[:120]})") from None
+            raise UserError(f"IMAGE {path}: not an image PIL can read ({one_line(str(exc), 120)})") from None
     from facegen.trainer.predict import predict_images
 
     written = predict_images(args.checkpoint, args.images, args.out, ibug=args.ibug)

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from facegen.user_input import one_line
+
 from .config import TrainerError
 from .data import crop_whole_image, decode, make_codec, write_pts
 from .evaluate import ibug_index, load_model
@@ -32,7 +34,7 @@ def predict_images(checkpoint: str, images: list[str], out_dir: str, ibug: bool 
         try:
             img = Image.open(path).convert("RGB")
         except (OSError, Image.DecompressionBombError) as exc:  # truncated or damaged pixel data
-            raise TrainerError(f"{path}: cannot read the image ({' '.join(str(exc).split())[:120]})") from None
+            raise TrainerError(f"{path}: cannot read the image ({one_line(str(exc), 120)})") from None
         arr = np.asarray(img)
         crop, affine = crop_whole_image(arr, size)
         x = torch.from_numpy(crop.copy()).permute(2, 0, 1).float()[None] / 255

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from facegen.generator.atomic_write import atomic_path
 
 from facegen.landmark_specs.spec_file import MAX_LANDMARKS
-from facegen.user_input import Range, field_range, finite
+from facegen.user_input import Range, field_range, finite, one_line
 
 from .config import ModelSection, TrainConfig, TrainerError
 from .daln import daln_loss, grl_coefficient
@@ -81,7 +81,7 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     except FileNotFoundError:
         raise TrainerError(f"{path}: no such checkpoint") from None
     except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as exc:
-        raise TrainerError(f"{path}: not a facegen checkpoint ({' '.join(str(exc).split())[:200]})") from None
+        raise TrainerError(f"{path}: not a facegen checkpoint ({one_line(str(exc), 200)})") from None
     if not isinstance(state, dict) or not {"meta", "model"} <= set(state):
         raise TrainerError(f"{path}: not a facegen checkpoint (no meta/model entries)")
     problem = _meta_problem(state)
@@ -118,7 +118,7 @@ def restore(module: torch.nn.Module, weights, path: str | Path) -> None:
         module.load_state_dict(weights)
     except (RuntimeError, TypeError, AttributeError) as exc:  # missing/unexpected keys, shapes; not a mapping
         raise TrainerError(f"{path}: the weights do not fit the model its meta describes "
-                           f"({' '.join(str(exc).split())[:200]})") from None
+                           f"({one_line(str(exc), 200)})") from None
 
 
 def build_model(meta: dict) -> tuple[StackedHourglass, LabelTransferUNet | None]:

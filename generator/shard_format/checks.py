@@ -25,16 +25,12 @@ import numpy as np
 
 from facegen.generator.shard_format.chunks import deflated_rows, inflate_row, read_depth_bytes
 from facegen.generator.shard_format.layout import LABEL_FIELDS, READ_ERRORS, SAMPLE_FIELDS, SCHEMA_VERSION, sha256_file
+from facegen.user_input import one_line
 
 MAX_DIM = 1 << 16  # bound on K landmarks, C identity coefficients, E expression units read from a file
 # What h5py, json and numpy raise on a damaged file's metadata or attributes.
 CHECK_ERRORS = READ_ERRORS + (TypeError, RuntimeError, OverflowError, AttributeError)
 ANY = -1  # a shape entry that may be any size in 1 .. MAX_DIM
-
-
-def one_line(exc: Exception) -> str:
-    """An exception's message on one line."""
-    return " ".join(str(exc).split())
 
 
 def file_problem(path: str | Path, size: int, sha256: str | None = None, what: str = "shard") -> str | None:
@@ -45,7 +41,7 @@ def file_problem(path: str | Path, size: int, sha256: str | None = None, what: s
     except FileNotFoundError:
         return f"missing {what} (listed in the manifest)"
     except OSError as exc:
-        return f"unreadable {what} ({one_line(exc)})"
+        return f"unreadable {what} ({one_line(str(exc))})"
     if not stat.S_ISREG(st.st_mode):
         kind = ("a symlink" if stat.S_ISLNK(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
                 else "a folder" if stat.S_ISDIR(st.st_mode) else "a device or socket")
@@ -57,7 +53,7 @@ def file_problem(path: str | Path, size: int, sha256: str | None = None, what: s
             if sha256_file(path) != sha256:
                 return f"corrupt {what} (sha256 checksum differs from the manifest: altered)"
         except OSError as exc:
-            return f"unreadable {what} ({one_line(exc)})"
+            return f"unreadable {what} ({one_line(str(exc))})"
     return None
 
 
@@ -157,7 +153,7 @@ def _row_problems(ds: h5py.Dataset) -> list[str]:
         try:
             inflate_row(ds, i) if fast else ds[i]
         except READ_ERRORS as exc:
-            return [f"{ds.name.lstrip('/')}: row {i} unreadable ({one_line(exc)})"]
+            return [f"{ds.name.lstrip('/')}: row {i} unreadable ({one_line(str(exc))})"]
     return []
 
 
@@ -245,7 +241,7 @@ def shard_structure(f: h5py.File, manifest, entry, label_sets: dict, full: bool 
             if not isinstance(json.loads(text), dict):
                 raise ValueError("not a JSON object")
         except (ValueError, UnicodeDecodeError) as exc:
-            out.append(f"samples/scene_json of sample {i} is not a scene ({one_line(exc)})")
+            out.append(f"samples/scene_json of sample {i} is not a scene ({one_line(str(exc))})")
             break
     if full:
         out += [p for ds in pixels if ds is not None for p in _row_problems(ds)]

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import h5py
 
-from facegen.generator.shard_format.checks import (CHECK_ERRORS, file_problem, label_file_structure, one_line,
+from facegen.generator.shard_format.checks import (CHECK_ERRORS, file_problem, label_file_structure,
                                                    shard_structure)
 from facegen.generator.shard_format.layout import MANIFEST_NAME, DatasetError, shard_name
 from facegen.generator.shard_format.manifest import Manifest, read_manifest, relabel_location
+from facegen.user_input import one_line
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -107,7 +108,7 @@ def _opened(path: Path, opener, check) -> list[str]:
         with (contextlib.nullcontext(opener(path)) if opener else h5py.File(path, "r")) as f:
             return check(f)
     except CHECK_ERRORS as exc:
-        return [f"unreadable ({one_line(exc)})"]
+        return [f"unreadable ({one_line(str(exc))})"]
 
 
 def shard_problems(folder: str | Path, m: Manifest, entry, label_sets=None, checksum: bool = True,

@@ -11,6 +11,7 @@ import numpy as np
 from facegen.errors import UserError
 from facegen.generator.atomic_write import TMP_SUFFIX  # noqa: F401  (re-exported: "<name>.tmp-<pid>")
 from facegen.generator.shard_format.chunks import InflateError
+from facegen.user_input import one_line
 
 SCHEMA_VERSION = 1  # integer; readers refuse a dataset with a newer one
 MANIFEST_NAME = "manifest.json"
@@ -28,7 +29,7 @@ class DatasetError(UserError, ValueError):
 
 def corrupt_shard(path, exc: Exception) -> str:
     """The one-line message for shard ``path`` that failed to read with ``exc``."""
-    return f"{path}: corrupt shard ({' '.join(str(exc).split())})"
+    return f"{path}: corrupt shard ({one_line(str(exc))})"
 
 
 # Per-sample arrays of a shard's /samples group: name -> (trailing shape description, dtype).

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from facegen.generator.atomic_write import write_text_atomic
 from facegen.generator.shard_format.layout import LABELS_DIR, MANIFEST_NAME, SCHEMA_VERSION, DatasetError
+from facegen.user_input import one_line
 
 MAX_MANIFEST_BYTES = 1 << 28  # read_manifest refuses a larger file (a million shards take ~300 MB)
 SHARD_LOCATION = "shard"  # label_sets[...].location of the render-time set (inside each shard)
@@ -167,7 +168,7 @@ class Manifest:
         except KeyError as exc:
             raise DatasetError(f"{path}: {key}: missing key {exc}") from None
         except (TypeError, ValueError, AttributeError, OverflowError) as exc:
-            raise DatasetError(f"{path}: {key}: malformed manifest ({' '.join(str(exc).split())})") from None
+            raise DatasetError(f"{path}: {key}: malformed manifest ({one_line(str(exc))})") from None
 
 
 def read_manifest(folder: str | Path) -> Manifest:
@@ -182,7 +183,7 @@ def read_manifest(folder: str | Path) -> Manifest:
     except FileNotFoundError:
         raise DatasetError(f"{path}: no manifest (not a facegen dataset, or its first shard is unfinished)") from None
     except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{path}: unreadable manifest ({' '.join(str(exc).split())})") from None
+        raise DatasetError(f"{path}: unreadable manifest ({one_line(str(exc))})") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise DatasetError(f"{path}: not a facegen manifest (no schema_version)")
     if not isinstance(data["schema_version"], int) or data["schema_version"] > SCHEMA_VERSION:
