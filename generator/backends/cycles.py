@@ -427,8 +427,7 @@ class Renderer:
         """The map of ``env``: a bundled one by name, or one of its folder's (sorted files), loaded
         once, with its mean luminance."""
         if env.hdri == "folder":
-            files = sorted(p for p in Path(env.folder).iterdir() if p.suffix.lower() in HDRI_SUFFIXES)
-            path = files[min(int(env.pick * len(files)), len(files) - 1)] if files else None
+            path = _pick_file(env.folder, HDRI_SUFFIXES, env.pick)
         else:
             path = BUNDLED_HDRI_DIR / f"{env.hdri}.exr"
         if path is None or not path.is_file():
@@ -448,11 +447,10 @@ class Renderer:
 
     def _picture(self, scene):
         """The background picture of ``scene`` from its folder (sorted files), loaded once."""
-        folder = scene.background.image_folder
-        files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder else []
-        if not files:
+        path = _pick_file(scene.background.image_folder, IMAGE_SUFFIXES, scene.background.image_pick)
+        if path is None:
             return None
-        path = str(files[min(int(scene.background.image_pick * len(files)), len(files) - 1)])
+        path = str(path)
         if path not in self._images:
             self._images[path] = bpy.data.images.load(path, check_existing=True)
         return self._images[path]
@@ -500,6 +498,13 @@ class Renderer:
         for p in self._tmp.glob("*"):
             p.unlink()
         self._tmp.rmdir()
+
+
+def _pick_file(folder: str, suffixes: tuple[str, ...], pick: float) -> Path | None:
+    """The file at fraction ``pick`` (0..1) of ``folder``'s files with ``suffixes``, sorted by name;
+    None when there are none (or no folder)."""
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in suffixes) if folder else []
+    return files[min(int(pick * len(files)), len(files) - 1)] if files else None
 
 
 def _look_rotation(position: np.ndarray, target: np.ndarray) -> np.ndarray:
