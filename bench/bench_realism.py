@@ -9,8 +9,10 @@ inter-ocular NME (x 100) of the predictor's inner 51 points against our labels.
 
 Looks, rendered side by side in one run from the same scenes (sample i is the same identity,
 expression, pose and camera in both):
-- ``old``: no image-based light (``environment.hdri_probability: 0``): procedural world, disk
-  lights, procedural or picture backdrops, as facegen rendered before HDRIs;
+- ``old``: no image-based light (``environment.hdri_probability: 0``) and no strand hair
+  (``strands.strand_probability: 0``): procedural world, disk lights, procedural or picture
+  backdrops, painted hair, as facegen rendered before both;
+- ``hdri``: the default scene without strand hair (what facegen rendered before strands);
 - ``new``: the default scene config.
 
     python bench/bench_realism.py --num 200 [--predictor shape_predictor_68_face_landmarks.dat]
@@ -100,15 +102,17 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel (default 16, as facegen)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--predictor", default=None, help="shape_predictor_68_face_landmarks.dat (optional)")
-    ap.add_argument("--looks", default="old,new", help="comma-separated: old, new")
+    ap.add_argument("--looks", default="old,new", help="comma-separated: old, hdri, new")
     ap.add_argument("--sheet", default=None, help="write a contact sheet of the first 16 renders of each look here")
     args = ap.parse_args()
     model = HeadModel.load()
     spec = load_spec("68", model)
     default = load_scene_config()
+    no_hdri = dataclasses.replace(default.environment, hdri_probability=0.0)
+    no_strands = dataclasses.replace(default.strands, strand_probability=0.0)
     looks = {"new": default,
-             "old": dataclasses.replace(default, environment=dataclasses.replace(default.environment,
-                                                                                   hdri_probability=0.0))}
+             "hdri": dataclasses.replace(default, strands=no_strands),
+             "old": dataclasses.replace(default, environment=no_hdri, strands=no_strands)}
     tiles = []
     print(f"{args.num} default scenes per look, seed {args.seed}, {args.size} px, {args.samples} spp + denoiser")
     print(f"{'look':5} {'|yaw|':>7} {'n':>4} {'detected':>9} {'median NME':>11}   s/image")

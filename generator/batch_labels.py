@@ -49,6 +49,8 @@ class SampleInputs:
     t: np.ndarray  # (N, 3) float64 world -> camera translation
     depth: np.ndarray  # (N, H, W) float16/32 rendered depth, metres, inf = background; or the same
     #                    float16 maps as (N, 2, H, W) uint8 byte planes (shard_format.read_depth_bytes)
+    cover: np.ndarray | None = None  # (N, H, W) uint8 coverage by scalp hair and objects (RenderResult.cover);
+    #                                  None: nothing occludes (raster renders, schema 1 shards)
 
 
 class SparseHead:
@@ -149,9 +151,9 @@ class BatchLabeler:
         n, k = len(x.identity), self.spec.n_landmarks
         shapes = dict(landmarks_2d=(k, 2), landmarks_2d_contour=(k, 2), landmarks_3d=(k, 3), landmarks_3d_contour=(k, 3),
                       pupils_2d=(2, 2), pupils_3d=(2, 3), visible=(k,), self_occluded=(k,), out_of_frame=(k,),
-                      pupils_visible=(2,))
+                      occluded=(k,), pupils_visible=(2,))
         out = {name: np.empty((n, *shape), F4 if len(shape) == 2 else bool) for name, shape in shapes.items()}
-        per_sample = [f for f in SampleInputs.__dataclass_fields__ if f != "depth"]
+        per_sample = [f for f in SampleInputs.__dataclass_fields__ if f not in ("depth", "cover")]
         # One BLAS thread: OpenBLAS splits a product between its threads at places that depend on
         # the thread count, and a split moves results by a float32 ulp; facegen gives each render or
         # relabel worker cores // workers threads, so without this a sample's labels would depend
@@ -159,14 +161,15 @@ class BatchLabeler:
         with threadpool_limits(limits=1, user_api="blas"):
             for a in range(0, n, BLOCK):
                 rows = np.minimum(np.arange(a, a + BLOCK), n - 1)  # a short last block repeats its last sample
-                block = self._label(*(getattr(x, f)[rows] for f in per_sample), depth=x.depth, rows=rows)
+                block = self._label(*(getattr(x, f)[rows] for f in per_sample), depth=x.depth, cover=x.cover,
+                                    rows=rows)
                 for name, v in block.items():  # (C, P, B) planes or (P, B) flags -> (B, P, C) or (B, P) rows
                     out[name][a: a + BLOCK] = v.T[: n - a]
         return out
 
-    def _label(self, identity, expression, gaze, head_pose, K, R, t, depth, rows) -> dict[str, np.ndarray]:
+    def _label(self, identity, expression, gaze, head_pose, K, R, t, depth, cover, rows) -> dict[str, np.ndarray]:
         """One block of exactly BLOCK samples: ``SampleInputs`` fields of those rows, except the depth
-        maps, which stay whole (``rows`` picks a block's maps: no copy). Returns ``(C, P, B)``
+        and cover maps, which stay whole (``rows`` picks a block's maps: no copy). Returns ``(C, P, B)``
         coordinate planes and ``(P, B)`` flags."""
         spec = self.spec
         cam_v = self.head.posed(identity, expression, gaze, head_pose, R, t)  # (3, S, B)
@@ -179,9 +182,11 @@ class BatchLabeler:
         uv, uv_c, puv = (p[:2] / p[2] * f + c for p in (cam, cam_c, pcam))  # Camera.project's formula
         oof, occ = self._depth_test(uv, cam[2], depth, rows)
         p_oof, p_occ = self._depth_test(puv, pcam[2], depth, rows)
+        hidden = ~(oof | occ) & _covered(uv, cover, rows)
+        p_hidden = ~(p_oof | p_occ) & _covered(puv, cover, rows)
         return dict(landmarks_2d=uv, landmarks_2d_contour=uv_c, landmarks_3d=cam, landmarks_3d_contour=cam_c,
-                    pupils_2d=puv, pupils_3d=pcam, visible=~(oof | occ), self_occluded=occ, out_of_frame=oof,
-                    pupils_visible=~(p_oof | p_occ))
+                    pupils_2d=puv, pupils_3d=pcam, visible=~(oof | occ | hidden), self_occluded=occ,
+                    out_of_frame=oof, occluded=hidden, pupils_visible=~(p_oof | p_occ | p_hidden))
 
     def _contour(self, cam_v: np.ndarray) -> np.ndarray:
         """``(3, S, B)`` camera points of the silhouette landmarks slid to the outline
@@ -247,3 +252,18 @@ class BatchLabeler:
         far = (code.view(np.float16) if planes else code.view(depth.dtype)).astype(F4)
         occ = ~oof & (z > far + F4(self.tolerance))
         return oof, occ
+
+
+def _covered(uv: np.ndarray, cover: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    """``(P, B)`` bool: the pixel under each point ``uv (2, P, B)`` of samples ``rows (B,)`` is at
+    least half covered in ``cover (N, H, W)`` uint8 (128 of 255); all False without a cover map or
+    for points outside the image (the caller also requires in frame and not self-occluded)."""
+    if cover is None:
+        return np.zeros(uv.shape[1:], bool)
+    h, w = cover.shape[-2:]
+    with np.errstate(invalid="ignore"):
+        j = np.clip(np.nan_to_num(np.floor(uv[0]), nan=-1.0), -1, w).astype(np.intp)
+        i = np.clip(np.nan_to_num(np.floor(uv[1]), nan=-1.0), -1, h).astype(np.intp)
+    inside = (j >= 0) & (j < w) & (i >= 0) & (i < h)
+    at = rows * (h * w) + np.clip(i, 0, h - 1) * w + np.clip(j, 0, w - 1)
+    return inside & (cover.reshape(-1).take(at) >= 128)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from facegen.generator.distributions import ConfigError, Dist, parse_dist
+from facegen.generator.hair import BEARD_STYLES, STYLE_LENGTH_M
 from facegen.user_input import field_range, finite, ranged, read_yaml
 
 # Every numeric field declares its valid range (``ranged(lo, hi)``, also in default_scene.yaml's
@@ -156,6 +157,41 @@ class EnvironmentConfig:
 
 
 @dataclass(frozen=True)
+class StrandsConfig:
+    strand_probability: float = ranged(0, 1)  # share of scenes with strand hair (Cycles); the others keep the painted hair of `hair`
+    style: Dist  # buzz | short | medium | long | curly | tied_back (bald heads: hair.scalp_hair_probability)
+    length: Dist = ranged(0, 1)  # where in the style's length range (generator/hair.py STYLE_LENGTH_M) 0 .. 1
+    density_per_cm2: Dist = ranged(1, 500)  # scalp strands per square centimetre
+    volume_m: Dist = ranged(0, 0.05)  # how far the hair stands off the scalp
+    part_x_m: Dist = ranged(-0.08, 0.08)  # the parting, sideways from the middle of the head
+    comb_back: Dist = ranged(0, 1)  # 0 hair falls to the sides of the parting .. 1 combed back
+    clumping: Dist = ranged(0, 1)  # strands gathered into locks
+    curl_radius_m: Dist = ranged(0.001, 0.05)  # curly style
+    frizz: Dist = ranged(0, 1)  # stray strands
+    hairline_recession_m: Dist = ranged(0, 0.08)  # forehead and temples lifted by
+    brow_length_m: Dist = ranged(0.002, 0.03)  # eyebrow hairs
+    lash_length_m: Dist = ranged(0.002, 0.02)  # upper lashes (the lower ones are half)
+    beard_style: Dist  # stubble | moustache | goatee | short | full (faces with hair.beard)
+    beard_length_m: Dist = ranged(0.001, 0.2)
+    beard_density: Dist = ranged(0, 1)
+
+
+@dataclass(frozen=True)
+class OccludersConfig:
+    glasses_probability: float = ranged(0, 1)  # share of faces wearing glasses (Cycles and raster)
+    sunglasses_probability: float = ranged(0, 1)  # share of those glasses with dark lenses (they occlude the eyes)
+    lens_width_m: Dist = ranged(0.03, 0.08)
+    lens_height_m: Dist = ranged(0.02, 0.06)
+    roundness: Dist = ranged(0, 1)  # 0 boxy .. 1 oval rims
+    frame_radius_m: Dist = ranged(0.0005, 0.005)  # thickness of the frame tube
+    spread_m: Dist = ranged(-0.01, 0.01)  # each lens centre outward from its eye
+    drop_m: Dist = ranged(-0.01, 0.02)  # lens centres below the eyes
+    frame_value: Dist = ranged(0, 1)  # frame brightness (black .. light)
+    frame_saturation: Dist = ranged(0, 1)
+    frame_hue: Dist = ranged(0, 1)
+
+
+@dataclass(frozen=True)
 class SceneConfig:
     identity: IdentityConfig
     expression: ExpressionConfig
@@ -169,12 +205,15 @@ class SceneConfig:
     background: BackgroundConfig
     clothing: ClothingConfig
     environment: EnvironmentConfig
+    strands: StrandsConfig
+    occluders: OccludersConfig
 
 
 _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probability", "smile_probability",
                        "jaw_open_probability", "hard_side_light_probability", "scalp_hair_probability",
                        "beard_probability", "occluder_probability", "hdri_probability",
-                       "background_visible_probability", "defocus_probability", "extra_lights_probability"}
+                       "background_visible_probability", "defocus_probability", "extra_lights_probability",
+                       "strand_probability", "glasses_probability", "sunglasses_probability"}
 # Equirectangular HDRIs shipped in the bpy wheel (bpy/5.0/datafiles/studiolights/world/*.exr: Poly Haven
 # maps, CC0, licence.txt beside them), 1024x512. The cycles backend finds them there.
 HDRI_NAMES = ("city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset")
@@ -188,6 +227,8 @@ CATEGORIES = {
     "EyesConfig.iris_color": ("brown", "hazel", "green", "blue", "grey"),
     "BackgroundConfig.kind": ("solid", "gradient", "noise", "image"),
     "EnvironmentConfig.hdri": (*HDRI_NAMES, "folder"),
+    "StrandsConfig.style": tuple(STYLE_LENGTH_M),
+    "StrandsConfig.beard_style": BEARD_STYLES[1:],
 }
 
 

@@ -41,12 +41,14 @@ class ProjectedLandmarks:
     cam: np.ndarray  # (K, 3) float64 camera coordinates (OpenCV: x right, y down, z depth), metres
     uv_contour: np.ndarray  # (K, 2) float64 = uv, except silhouette landmarks slid to the visible outline
     cam_contour: np.ndarray  # (K, 3) float64 camera coordinates of the uv_contour points
-    visible: np.ndarray  # (K,) bool in frame and not hidden by the head
+    visible: np.ndarray  # (K,) bool in frame, not hidden by the head, not occluded
     self_occluded: np.ndarray  # (K,) bool in frame but behind the rendered surface
     out_of_frame: np.ndarray  # (K,) bool outside the image or behind the camera
     pupils_uv: np.ndarray  # (2, 2) float64 left, right pupil pixels (iris centre, follows gaze)
     pupils_cam: np.ndarray  # (2, 3) float64 their camera coordinates
     pupils_visible: np.ndarray  # (2,) bool same test as ``visible`` (closed lids hide them)
+    occluded: np.ndarray | None = None  # (K,) bool in frame, not self-occluded, its pixel >= 50% covered
+    #                                     by scalp hair or an object (the ``cover`` map)
 
 
 def template_mesh(model) -> TemplateMesh:
@@ -132,7 +134,7 @@ def _contour_points(spec: ResolvedSpec, vertices: np.ndarray, faces: np.ndarray,
 
 def project_landmarks(spec: ResolvedSpec, vertices: np.ndarray, faces: np.ndarray, camera: Camera,
                       depth_map: np.ndarray | None = None,
-                      tolerance: float = DEPTH_TOLERANCE_M) -> ProjectedLandmarks:
+                      tolerance: float = DEPTH_TOLERANCE_M, cover: np.ndarray | None = None) -> ProjectedLandmarks:
     """Project a resolved spec's landmarks for a posed mesh seen by ``camera``.
 
     Args:
@@ -143,6 +145,8 @@ def project_landmarks(spec: ResolvedSpec, vertices: np.ndarray, faces: np.ndarra
         depth_map: ``(H, W)`` rendered depth (camera z, metres; inf or large where empty) with
             ``H, W = camera.height, camera.width``; ``None`` rasterises one with numpy (slow-ish).
         tolerance: metres a landmark may lie behind the rendered surface and still be visible.
+        cover: ``(H, W)`` uint8 coverage by scalp hair and objects (``RenderResult.cover``); a
+            landmark whose pixel is >= 128 there is ``occluded``. None: nothing occludes.
     Returns: ``ProjectedLandmarks`` (module docstring for the conventions).
     """
     if depth_map is None:
@@ -161,6 +165,21 @@ def project_landmarks(spec: ResolvedSpec, vertices: np.ndarray, faces: np.ndarra
     pw = surface_points(vertices, faces, spec.pupil_triangle, spec.pupil_bary)
     p_uv, p_z = camera.project(pw)
     p_oof, p_occ = _depth_test(p_uv, p_z, depth_map, tolerance)
-    return ProjectedLandmarks(uv=uv, cam=cam, uv_contour=uv_c, cam_contour=cam_c, visible=~(oof | occ),
+    hidden, p_hidden = ~(oof | occ) & covered(uv, cover), ~(p_oof | p_occ) & covered(p_uv, cover)
+    return ProjectedLandmarks(uv=uv, cam=cam, uv_contour=uv_c, cam_contour=cam_c, visible=~(oof | occ | hidden),
                               self_occluded=occ, out_of_frame=oof, pupils_uv=p_uv, pupils_cam=camera.to_camera(pw),
-                              pupils_visible=~(p_oof | p_occ))
+                              pupils_visible=~(p_oof | p_occ | p_hidden), occluded=hidden)
+
+
+def covered(uv: np.ndarray, cover: np.ndarray | None) -> np.ndarray:
+    """``(N,)`` bool: the pixel under each point ``uv (N, 2)`` is at least half covered in ``cover``
+    (uint8, >= 128); False outside the image and without a map."""
+    if cover is None:
+        return np.zeros(len(uv), bool)
+    h, w = cover.shape
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(uv).all(axis=1)
+        j = np.floor(np.where(ok, uv[:, 0], -1.0))
+        i = np.floor(np.where(ok, uv[:, 1], -1.0))
+    inside = ok & (j >= 0) & (j < w) & (i >= 0) & (i < h)
+    return inside & (cover[np.clip(i, 0, h - 1).astype(np.intp), np.clip(j, 0, w - 1).astype(np.intp)] >= 128)

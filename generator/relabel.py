@@ -55,7 +55,8 @@ def read_inputs(f: h5py.File, depth_buffer: np.ndarray | None = None) -> SampleI
     """The labeler's inputs for all samples of an open shard (``depth_buffer``: see
     ``shard_format.read_depth_bytes``)."""
     s = sf.read_samples(f, sf.LABELER_INPUTS)
-    return SampleInputs(*(s[k] for k in sf.LABELER_INPUTS), sf.read_depth_bytes(f["depth"], depth_buffer))
+    cover = f["occlusion"][()] if "occlusion" in f else None  # schema 1: nothing occludes
+    return SampleInputs(*(s[k] for k in sf.LABELER_INPUTS), sf.read_depth_bytes(f["depth"], depth_buffer), cover)
 
 
 def _remove(tmp_dir: Path) -> None:

@@ -10,17 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 from facegen.generator.config import SceneConfig
+from facegen.generator.hair import STYLE_LENGTH_M
 from facegen.generator.head_model import Expression, Gaze, HeadPose
 from facegen.generator.scene import (BackgroundParams, CameraParams, ClothingParams, EnvironmentParams, EyeParams,
-                                     HairParams, IdentityParams, LightingParams, LightParams, NO_ENVIRONMENT, SceneParams,
-                                     SkinParams)
+                                     HairParams, IdentityParams, LightingParams, LightParams, NO_ENVIRONMENT, NO_STRANDS, OccluderParams, SceneParams,
+                                     SkinParams, StrandParams)
 
 # Number of identity components of the shipped head model (assets/MANIFEST.json).
 IDENTITY_COMPONENTS = 80
 NOMINAL_HEAD_HEIGHT_M = 0.25
 # New sections go at the end: a section's generator depends only on its position here.
 SECTIONS = ("identity", "expression", "gaze", "head_pose", "camera", "lighting", "skin", "eyes", "hair",
-            "background", "clothing", "environment")
+            "background", "clothing", "environment", "strands", "occluders")
 # Skin tone centre of each ancestry (0 very light .. 1 very dark).
 ANCESTRY_TONE = {"african": 0.8, "asian": 0.35, "caucasian": 0.15}
 # Face units left to the gaze (they move the lids with the eyes) and pairs handled explicitly.
@@ -191,6 +192,35 @@ def sample_environment(cfg, rng: np.random.Generator) -> EnvironmentParams:
                              bool(extra))
 
 
+def sample_strands(cfg, hair: HairParams, rng: np.random.Generator) -> StrandParams:
+    """Strand hair; every draw is made whatever the outcome, so the count is fixed."""
+    use = rng.random() < cfg.strand_probability
+    style = str(cfg.style.sample(rng))
+    lo, hi = STYLE_LENGTH_M[style]
+    length = lo + cfg.length.sample(rng) * (hi - lo)
+    draws = [cfg.density_per_cm2, cfg.volume_m, cfg.part_x_m, cfg.comb_back, cfg.clumping, cfg.curl_radius_m,
+             cfg.frizz, cfg.hairline_recession_m, cfg.brow_length_m, cfg.lash_length_m]
+    values = [d.sample(rng) for d in draws]
+    beard_style = str(cfg.beard_style.sample(rng))
+    beard_length, beard_density = cfg.beard_length_m.sample(rng), cfg.beard_density.sample(rng)
+    seed = int(rng.integers(2 ** 31))
+    if not use:
+        return NO_STRANDS
+    return StrandParams("bald" if not hair.scalp_hair else style, float(length), *values,
+                        beard_style if hair.beard else "none", beard_length, beard_density, seed)
+
+
+def sample_occluders(cfg, rng: np.random.Generator) -> OccluderParams:
+    """Glasses; every draw is made whatever the outcome, so the count is fixed."""
+    draws = rng.random(2)
+    sizes = [d.sample(rng) for d in (cfg.lens_width_m, cfg.lens_height_m, cfg.roundness, cfg.frame_radius_m,
+                                     cfg.spread_m, cfg.drop_m)]
+    hsv = (cfg.frame_hue.sample(rng), cfg.frame_saturation.sample(rng), cfg.frame_value.sample(rng))
+    kind = "none" if draws[0] >= cfg.glasses_probability else (
+        "sunglasses" if draws[1] < cfg.sunglasses_probability else "clear")
+    return OccluderParams(kind, *sizes, hsv)
+
+
 def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     """All parameters of sample ``index`` of the dataset with ``seed``: a pure function."""
     rngs = scene_rngs(seed, index)
@@ -202,6 +232,7 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
                     cfg.head_pose.roll_deg.sample(p))
     c = rngs["clothing"]
     e = rngs["eyes"]
+    hair = sample_hair(cfg.hair, identity, rngs["hair"])
     eyes = EyeParams(str(cfg.eyes.iris_color.sample(e)), cfg.eyes.iris_brightness.sample(e),
                      cfg.eyes.pupil_size.sample(e), cfg.eyes.sclera_redness.sample(e),
                      cfg.eyes.cornea_roughness.sample(e))
@@ -211,9 +242,11 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
         gaze=gaze, head_pose=pose, camera=sample_camera(cfg.camera, rngs["camera"]),
         lighting=sample_lighting(cfg.lighting, rngs["lighting"]),
         skin=sample_skin(cfg.skin, identity, rngs["skin"]), eyes=eyes,
-        hair=sample_hair(cfg.hair, identity, rngs["hair"]),
+        hair=hair,
         background=sample_background(cfg.background, rngs["background"]),
         clothing=ClothingParams((cfg.clothing.hue.sample(c), cfg.clothing.saturation.sample(c),
                                  cfg.clothing.value.sample(c))),
         environment=sample_environment(cfg.environment, rngs["environment"]),
+        strands=sample_strands(cfg.strands, hair, rngs["strands"]),
+        occluders=sample_occluders(cfg.occluders, rngs["occluders"]),
     )

@@ -124,6 +124,48 @@ NO_ENVIRONMENT = EnvironmentParams("", "", 0.0, 0.0, 0.0, 6500.0, False, False, 
 
 
 @dataclass(frozen=True)
+class StrandParams:
+    """Strand hair (Cycles; generator/hair.py). The colour is the ``hair`` section's."""
+
+    style: str  # "" (no strands: the painted hair of earlier versions), bald, or a hair.STYLES name
+    length_m: float  # scalp hair, root to tip
+    density_per_cm2: float
+    volume_m: float
+    part_x: float  # parting, m sideways in the head frame
+    comb_back: float
+    clumping: float
+    curl_radius_m: float
+    frizz: float
+    hairline_recession_m: float
+    brow_length_m: float
+    lash_length_m: float
+    beard_style: str  # none | stubble | moustache | goatee | short | full
+    beard_length_m: float
+    beard_density: float
+    seed: int  # of the strand roots and the node groups' draws
+
+
+NO_STRANDS = StrandParams("", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.01, 0.0, 0.0, 0.0, 0.0, "none", 0.0, 0.0, 0)
+
+
+@dataclass(frozen=True)
+class OccluderParams:
+    """Things in front of the face (generator/occluders.py)."""
+
+    glasses: str  # none | clear | sunglasses
+    lens_width_m: float
+    lens_height_m: float
+    roundness: float
+    frame_radius_m: float
+    spread_m: float
+    drop_m: float
+    frame_hsv: tuple[float, float, float]
+
+
+NO_OCCLUDERS = OccluderParams("none", 0.05, 0.035, 0.5, 0.002, 0.0, 0.0, (0.0, 0.0, 0.1))
+
+
+@dataclass(frozen=True)
 class SceneParams:
     seed: int  # dataset seed
     index: int  # sample index within the dataset
@@ -139,6 +181,8 @@ class SceneParams:
     background: BackgroundParams
     clothing: ClothingParams
     environment: EnvironmentParams = NO_ENVIRONMENT  # scenes stored before this section existed have none
+    strands: StrandParams = NO_STRANDS  # as environment
+    occluders: OccluderParams = NO_OCCLUDERS  # as environment
 
     def to_dict(self) -> dict:
         """Plain JSON-able data (tuples become lists)."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-CLASSES = ("background", "skin", "brows", "eyes", "lips", "mouth_interior", "ears", "neck", "hair", "clothing")
+# "occluder" (glasses frames, dark lenses) comes from the renderers' cover, not the head mesh.
+CLASSES = ("background", "skin", "brows", "eyes", "lips", "mouth_interior", "ears", "neck", "hair", "clothing",
+           "occluder")
 
 # Head-model region -> class. The scalp is hair when the scene has scalp hair, skin otherwise.
 _REGION_CLASS = {

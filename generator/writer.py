@@ -169,6 +169,7 @@ def write_shard(task: ShardTask, ctx: WorkerContext, progress=None) -> sf.ShardE
                                       **compression_kwargs(plan.image_compression))
             depth = f.create_dataset("depth", (n, res, res), np.float16, chunks=(1, res, res),
                                      **compression_kwargs(DEPTH_COMPRESSION))
+            cover = np.zeros((n, res, res), np.uint8)
             seg = (f.create_dataset("segmentation", (n, res, res), np.uint8, chunks=(1, res, res),
                                     **compression_kwargs("gzip-1")) if plan.segmentation else None)
             depth16 = np.empty((n, res, res), np.float16)
@@ -180,6 +181,8 @@ def write_shard(task: ShardTask, ctx: WorkerContext, progress=None) -> sf.ShardE
                 images[j] = r.rgb
                 depth16[j] = r.depth.astype(np.float16)
                 depth[j] = depth16[j]
+                if r.cover is not None:
+                    cover[j] = r.cover
                 if seg is not None:
                     seg[j] = r.segmentation
                 coef, expr = scene_inputs(model, scene)
@@ -192,7 +195,8 @@ def write_shard(task: ShardTask, ctx: WorkerContext, progress=None) -> sf.ShardE
                     progress(1)
             arr = {k: np.asarray(v, np.float64) for k, v in cols.items() if k != "scene_json"}
             inputs = SampleInputs(arr["identity"], arr["expression"], arr["gaze"], arr["head_pose"], arr["K"],
-                                  arr["R"], arr["t"], depth16)
+                                  arr["R"], arr["t"], depth16, cover)
+            f.create_dataset("occlusion", data=cover, chunks=(1, res, res), **compression_kwargs("gzip-1"))
             labels = ctx.labeler.label(inputs)
             sf.write_samples(f, plan.seed, task.first_index, cols["scene_json"],
                              dict(head_pose=arr["head_pose"], gaze=arr["gaze"], identity_coefficients=arr["identity"],

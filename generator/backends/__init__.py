@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -73,6 +75,8 @@ class RenderResult:
     rgb: np.ndarray  # (H, W, 3) uint8, sRGB
     segmentation: np.ndarray | None  # (H, W) uint8 class ids (generator/segmentation.py), or None
     depth: np.ndarray | None  # (H, W) float32 metres along the optical axis (camera z), inf = background
+    cover: np.ndarray | None = None  # (H, W) uint8 0..255: coverage by what occludes landmarks (scalp hair,
+    #                                  objects); None: nothing does. Landmarks at pixels >= 128 are `occluded`.
 
 
 def make_renderer(name: str, **settings):
@@ -81,6 +85,11 @@ def make_renderer(name: str, **settings):
     then called per sample: ``renderer.render(scene_params, vertices, camera, segmentation=True,
     depth=True) -> RenderResult``; ``renderer.close()`` frees it."""
     check_settings(name, {k: v for k, v in settings.items() if k != "model"})  # model: a HeadModel, not a setting
+    if "bpy" not in sys.modules:
+        # A process spawned by one that imported bpy inherits the script folders bpy put on
+        # sys.path (bpy/5.0/scripts/modules, ...), whose own `bpy` package would shadow the wheel's
+        # ("No module named '_bpy'"); bpy adds them back when it loads.
+        sys.path[:] = [p for p in sys.path if not {"bpy", "scripts"} <= set(Path(p).parts)]
     try:
         module = importlib.import_module(BACKENDS[name])
     except ImportError as exc:

@@ -37,15 +37,21 @@ import bpy
 import numpy as np
 from PIL import Image
 
-from facegen.generator import appearance
+from facegen.generator import appearance, occluders
 from facegen.generator.backends import RenderResult
+from facegen.generator.backends.cycles_hair import HairSystems
+from facegen.generator.hair import HairLayout
+from facegen.generator.scene import NO_OCCLUDERS
 from facegen.generator.camera import face_centre
 from facegen.generator.config import HDRI_SUFFIXES
 from facegen.generator.head_model import HeadModel
 from facegen.generator.zbuffer import rasterize
-from facegen.generator.segmentation import face_classes, vertex_classes
+from facegen.generator.segmentation import CLASSES, face_classes, vertex_classes
 
 MATERIALS = ("skin", "hair", "clothing")
+# AOVs that occluding materials write 1 to: scalp strands, and glasses frames and dark lenses. A
+# pixel's value is the share of its samples that hit them first: their coverage of it.
+COVER_AOVS = ("hair", "occluder")
 # Mean free paths of skin (mm) for red, green, blue (Jensen et al. 2001, ~ Christensen-Burley fit).
 SKIN_MFP_MM = (3.67, 1.37, 0.68)
 IRIS_HALF_ANGLE_DEG = 33.0  # iris radius ~6 mm on a 12 mm eyeball
@@ -126,6 +132,8 @@ class Renderer:
             [np.linalg.norm(rest[i] - rest[i].mean(0), axis=1).mean()
              for i in (self._regions["eyeball_left"], self._regions["eyeball_right"])]))
         self._build_head()
+        self._hair = HairSystems(sc, self.head, HairLayout(model))
+        self._build_glasses()
         self._build_eyes()
         self._build_world()
         self._lights = [self._new_light(i) for i in range(3)]
@@ -136,6 +144,7 @@ class Renderer:
         self.camera = bpy.data.objects.new("camera", cam_data)
         sc.collection.objects.link(self.camera)
         sc.camera = self.camera
+        self._build_cover_output()
         self._images: dict[str, object] = {}
         self._hdri_mean: dict[str, float] = {}  # Blender image name -> mean luminance of the map
 
@@ -169,7 +178,7 @@ class Renderer:
         mesh.polygons.foreach_set("use_smooth", np.ones(len(self._faces), bool))
         uv = mesh.uv_layers.new(name="uv")
         uv.data.foreach_set("uv", model.uvs[model.face_uvs[keep]].reshape(-1).astype(np.float32))
-        self._albedo = mesh.color_attributes.new("albedo", "FLOAT_COLOR", "POINT")
+        mesh.color_attributes.new("albedo", "FLOAT_COLOR", "POINT")
         for name in MATERIALS:
             mesh.materials.append(self._material(name))
         classes = face_classes(self._faces, vertex_classes(model.region_names, model.regions, True))
@@ -211,6 +220,53 @@ class Renderer:
             bsdf.inputs["Sheen Weight"].default_value = 0.5
         return mat
 
+    def _build_glasses(self) -> None:
+        """Frame and lens meshes of fixed topology (generator/occluders.py), moved per sample. The
+        frame writes 1 to the ``occluder`` AOV; the lenses too when dark (sunglasses)."""
+        self._glasses_layout = occluders.GlassesLayout(self.model)
+        mesh = occluders.glasses_mesh(self._glasses_layout, self.model.vertices(), NO_OCCLUDERS)
+        self._glasses = {}
+        for part, verts, faces in (("frame", mesh.frame_vertices, mesh.frame_faces),
+                                   ("lens", mesh.lens_vertices, mesh.lens_faces)):
+            data = bpy.data.meshes.new(f"glasses_{part}")
+            data.from_pydata(verts.tolist(), [], faces.tolist())
+            data.polygons.foreach_set("use_smooth", np.ones(len(faces), bool))
+            mat = bpy.data.materials.new(f"glasses_{part}")
+            tree = mat.node_tree
+            cover = tree.nodes.new("ShaderNodeOutputAOV")
+            cover.aov_name = "occluder"
+            cover.inputs["Value"].default_value = 1.0
+            bsdf = tree.nodes["Principled BSDF"]
+            if part == "lens":
+                bsdf.inputs["Transmission Weight"].default_value = 1.0
+                bsdf.inputs["Roughness"].default_value = 0.0
+                bsdf.inputs["IOR"].default_value = 1.5
+            else:
+                bsdf.inputs["Roughness"].default_value = 0.3
+            data.materials.append(mat)
+            obj = bpy.data.objects.new(f"glasses_{part}", data)
+            self.scene.collection.objects.link(obj)
+            self._glasses[part] = (obj, bsdf, cover)
+
+    def _update_glasses(self, scene, vertices: np.ndarray) -> None:
+        params = scene.occluders
+        for obj, _, _ in self._glasses.values():
+            obj.hide_render = params.glasses == "none"
+        if params.glasses == "none":
+            return
+        mesh = occluders.glasses_mesh(self._glasses_layout, vertices, params)
+        for part, verts in (("frame", mesh.frame_vertices), ("lens", mesh.lens_vertices)):
+            obj, bsdf, cover = self._glasses[part]
+            obj.data.vertices.foreach_set("co", verts.astype(np.float32).ravel())
+            obj.data.update()
+            if part == "frame":
+                bsdf.inputs["Base Color"].default_value = (*appearance.linear(appearance.hsv_rgb(params.frame_hsv)), 1)
+            else:
+                dark = params.glasses == "sunglasses"
+                tint = (0.04, 0.035, 0.03) if dark else (0.95, 0.97, 0.96)
+                bsdf.inputs["Base Color"].default_value = (*tint, 1.0)
+                cover.inputs["Value"].default_value = 1.0 if dark else 0.0
+
     def _build_eyes(self) -> None:
         bpy.ops.mesh.primitive_uv_sphere_add(segments=48, ring_count=24, radius=1.0)
         sphere = bpy.context.active_object
@@ -245,6 +301,26 @@ class Renderer:
         sphere.name = "eye_left"
         self.scene.collection.objects.link(self.eyes[1])
         self._eye_rest = [self.model.vertices()[self._regions[f"eyeball_{s}"]].astype(np.float64) for s in ("left", "right")]
+
+    def _build_cover_output(self) -> None:
+        """The ``COVER_AOVS`` go through the compositor to 16-bit PNGs beside the frame, read back
+        for ``RenderResult.cover`` and the segmentation; the image itself passes through unchanged."""
+        for name in COVER_AOVS:
+            aov = self.scene.view_layers[0].aovs.add()
+            aov.name, aov.type = name, "VALUE"
+        tree = bpy.data.node_groups.new("compositor", "CompositorNodeTree")
+        self.scene.compositing_node_group = tree
+        layers = tree.nodes.new("CompositorNodeRLayers")
+        tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        tree.links.new(layers.outputs["Image"], tree.nodes.new("NodeGroupOutput").inputs[0])
+        out = tree.nodes.new("CompositorNodeOutputFile")
+        out.directory, out.file_name = str(self._tmp) + os.sep, "cover_"
+        out.save_as_render = False  # data, not a picture: no view transform
+        out.format.media_type = "IMAGE"
+        out.format.file_format, out.format.color_mode, out.format.color_depth = "PNG", "BW", "16"
+        for name in COVER_AOVS:
+            out.file_output_items.new("FLOAT", name)
+            tree.links.new(layers.outputs[name], out.inputs[name])
 
     def _build_world(self) -> None:
         world = bpy.data.worlds.new("world")
@@ -322,8 +398,12 @@ class Renderer:
         mesh = self.head.data
         mesh.vertices.foreach_set("co", np.asarray(vertices, np.float32).ravel())
         rgb = appearance.linear(self._albedo_of.albedo(scene))
+        if scene.strands.style not in ("", "bald") and scene.hair.scalp_hair:  # the scalp under strand hair
+            under = 0.8 * self._hair.layout.scalp_weights(scene.strands.hairline_recession_m)[:, None]
+            rgb = rgb * (1 - under) + appearance.linear(appearance.hair_rgb(scene.hair)) * under
         rgba = np.concatenate([rgb, np.ones((len(rgb), 1))], axis=1).astype(np.float32)
-        self._albedo.data.foreach_set("color", rgba.ravel())
+        mesh.color_attributes["albedo"].data.foreach_set("color", rgba.ravel())  # (a held reference
+        # to an attribute dangles once another attribute is added to the mesh)
         index = np.where(self._torso, 2, np.where(self._scalp & scene.hair.scalp_hair, 1, 0)).astype(np.int32)
         mesh.polygons.foreach_set("material_index", index)
         mesh.update()
@@ -472,6 +552,8 @@ class Renderer:
         centre = face_centre(vertices, self._regions["eyeball_left"], self._regions["eyeball_right"],
                              self._regions["lips"])
         self._update_head(scene, vertices)
+        self._hair.update(scene, vertices)
+        self._update_glasses(scene, vertices)
         self._update_eyes(scene, vertices)
         self._update_lights(scene, centre)
         self._update_background(scene)
@@ -481,17 +563,25 @@ class Renderer:
             bpy.ops.render.render(write_still=True)
         with Image.open(self.scene.render.filepath) as im:
             rgb = np.asarray(im.convert("RGB")).copy()
+        covers = {}
+        for name in COVER_AOVS:
+            with Image.open(self._tmp / f"cover_{name}.png") as im:  # 16-bit grey
+                covers[name] = np.round(np.asarray(im, np.float64) * (255 / 65535)).astype(np.uint8)
+        cover = np.maximum(*covers.values())
         seg = zmap = None
         if segmentation or depth:
             uv, z = camera.project(vertices)
             zmap, face_id, _ = rasterize(uv, z, self.model.faces, camera.height, camera.width)
             if segmentation:
+                strands = bool(scene.strands.style)  # strand hair: the hair class is where strands cover
                 cls = face_classes(self.model.faces, vertex_classes(self.model.region_names, self.model.regions,
-                                                                     scene.hair.scalp_hair,
+                                                                     scene.hair.scalp_hair and not strands,
                                                                      self._albedo_of.brow_mask(scene)))
                 seg = np.where(face_id >= 0, cls[np.maximum(face_id, 0)], 0).astype(np.uint8)
+                for name in COVER_AOVS:  # glasses are in front of the hair where both cover
+                    seg[covers[name] >= 128] = CLASSES.index(name)
             zmap = zmap.astype(np.float32) if depth else None
-        return RenderResult(rgb=rgb, segmentation=seg, depth=zmap)
+        return RenderResult(rgb=rgb, segmentation=seg, depth=zmap, cover=cover)
 
     def close(self) -> None:
         """Remove the temporary frame file (the Blender scene is freed with the process)."""

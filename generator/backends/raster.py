@@ -65,6 +65,7 @@ from facegen.generator.appearance import IRIS, PUPIL, temperature_rgb  # noqa: E
 from facegen.generator.backends import RenderResult  # noqa: E402
 from facegen.generator.camera import face_centre  # noqa: E402
 from facegen.generator.head_model import HeadModel  # noqa: E402
+from facegen.generator import occluders  # noqa: E402
 from facegen.generator.segmentation import CLASSES, face_classes, vertex_classes  # noqa: E402
 
 # Alpha code of class i (background: the clear alpha 0). Multisampling averages 4 samples where
@@ -132,6 +133,7 @@ class Renderer:
         self._lights = [self.scene.add(pyrender.PointLight(intensity=0.0)) for _ in range(max_lights)]
         self._cam_node = self.scene.add(pyrender.IntrinsicsCamera(1, 1, 0, 0, Z_NEAR, Z_FAR))
         self._gl = None  # pyrender.OffscreenRenderer of the last image size
+        self._glasses_layout = occluders.GlassesLayout(model)
 
     def _iris_vertices(self) -> tuple[np.ndarray, np.ndarray]:
         """``(V,)`` bool masks of eyeball vertices within 38 / 16 degrees of the rest gaze (-y)."""
@@ -212,8 +214,17 @@ class Renderer:
             rgba = np.dstack([rgba, alpha.reshape(h, w)[::-1]])
         hit = z > 0
         seg = self._decode(rgba[..., 3], hit) if segmentation else None
-        zmap = np.where(hit, z, np.inf).astype(np.float32) if depth else None
-        return RenderResult(rgb=np.ascontiguousarray(rgba[..., :3]), segmentation=seg, depth=zmap)
+        head_depth = np.where(hit, z, np.inf).astype(np.float32)
+        rgb, cover = np.ascontiguousarray(rgba[..., :3]), None
+        if scene.occluders.glasses != "none":  # drawn over the image from their own z-buffer
+            glasses = occluders.glasses_mesh(self._glasses_layout, vertices, scene.occluders)
+            frame, lens = occluders.glasses_cover(glasses, scene.occluders, camera, head_depth)
+            rgb = occluders.composite_glasses(rgb, frame, lens, scene.occluders)
+            hidden = occluders.occluding(scene.occluders, frame, lens)
+            cover = np.where(hidden, 255, 0).astype(np.uint8)
+            if seg is not None:
+                seg[hidden] = CLASSES.index("occluder")
+        return RenderResult(rgb=rgb, segmentation=seg, depth=head_depth if depth else None, cover=cover)
 
     @staticmethod
     def _decode(alpha: np.ndarray, hit: np.ndarray) -> np.ndarray:

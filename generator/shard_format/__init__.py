@@ -31,7 +31,7 @@ from facegen.generator.shard_format.groups import (LABELER_INPUTS, LabelSetInfo,
                                                    read_label_set_info, read_labels, read_samples, write_label_set,
                                                    write_samples)
 from facegen.generator.shard_format.layout import (IMAGE_FIELDS, LABEL_FIELDS, LABELS_DIR, MANIFEST_NAME, READ_ERRORS,
-                                                   SAMPLE_FIELDS, SCHEMA_VERSION, SHARD_PATTERN, TMP_SUFFIX,
+                                                   SAMPLE_FIELDS, SCHEMA_VERSION, SHARD_PATTERN, SINCE_SCHEMA, TMP_SUFFIX,
                                                    DatasetError, canonical_json, corrupt_shard, sha256_file,
                                                    shard_name)
 from facegen.generator.shard_format.manifest import (SHARD_LOCATION, LabelFileEntry, LabelSetEntry, Manifest,
@@ -40,7 +40,7 @@ from facegen.generator.shard_format.manifest import (SHARD_LOCATION, LabelFileEn
 
 __all__ = ["DatasetError", "IMAGE_FIELDS", "InflateError", "LABELER_INPUTS", "LABELS_DIR", "LABEL_FIELDS",
            "LabelFileEntry", "LabelSetEntry", "LabelSetInfo", "MANIFEST_NAME", "Manifest", "READ_ERRORS",
-           "SAMPLE_FIELDS", "SCHEMA_VERSION", "SHARD_LOCATION", "SHARD_PATTERN", "ShardEntry", "SpecRecord",
+           "SAMPLE_FIELDS", "SCHEMA_VERSION", "SINCE_SCHEMA", "SHARD_LOCATION", "SHARD_PATTERN", "ShardEntry", "SpecRecord",
            "TMP_SUFFIX", "canonical_json", "check_manifest", "corrupt_shard", "dataset_problems", "deflated_rows",
            "depth_from_bytes", "depth_problems", "file_problem", "finite_problems", "float16_codes",
            "float16_from_bytes", "inflate", "inflate_row", "manifest_problems", "open_dataset", "read_depth_bytes",

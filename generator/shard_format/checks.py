@@ -24,7 +24,8 @@ import h5py
 import numpy as np
 
 from facegen.generator.shard_format.chunks import deflated_rows, inflate_row, read_depth_bytes
-from facegen.generator.shard_format.layout import LABEL_FIELDS, READ_ERRORS, SAMPLE_FIELDS, SCHEMA_VERSION, sha256_file
+from facegen.generator.shard_format.layout import (LABEL_FIELDS, READ_ERRORS, SAMPLE_FIELDS, SCHEMA_VERSION, SINCE_SCHEMA,
+                                                   sha256_file)
 from facegen.user_input import one_line
 
 MAX_DIM = 1 << 16  # bound on K landmarks, C identity coefficients, E expression units read from a file
@@ -169,9 +170,9 @@ def _json_list(attrs, name: str, where: str, out: list[str]) -> list | None:
     return value
 
 
-def label_group_problems(g, entry, count: int, where: str) -> list[str]:
+def label_group_problems(g, entry, count: int, where: str, schema: int = SCHEMA_VERSION) -> list[str]:
     """Problems of label set group ``g`` holding ``count`` samples of manifest label set ``entry``
-    (a ``LabelSetEntry``); ``where``: the group's path with a trailing ``/``."""
+    (a ``LabelSetEntry``), in a file of ``schema``; ``where``: the group's path with a trailing ``/``."""
     out: list[str] = []
     a = g.attrs
     names = _json_list(a, "landmark_names", where, out)
@@ -198,6 +199,8 @@ def label_group_problems(g, entry, count: int, where: str) -> list[str]:
                   pupils_2d=(2, 2), pupils_3d=(2, 3), pupils_visible=(2,))
     arrays = {}
     for name, (_, dtype) in LABEL_FIELDS.items():
+        if schema < SINCE_SCHEMA.get(name, 0):
+            continue
         ds = _array(g, name, dtype, (count, *shapes.get(name, (k,))), where, out)
         if ds is not None and ds.dtype.kind == "f":
             arrays[name] = ds[()]
@@ -215,9 +218,12 @@ def shard_structure(f: h5py.File, manifest, entry, label_sets: dict, full: bool 
                       ("seed", manifest.seed), ("height", res), ("width", res), ("dataset_key", manifest.dataset_key)):
         if not _same(a.get(key), want):
             out.append(f"attribute {key} {_short(a.get(key))}, manifest says {want!r}")
-    if not _same(a.get("schema_version"), SCHEMA_VERSION):
-        out.append(f"attribute schema_version {_short(a.get('schema_version'))}, this facegen reads {SCHEMA_VERSION}")
+    schema = manifest.schema_version
+    if not _same(a.get("schema_version"), schema):
+        out.append(f"attribute schema_version {_short(a.get('schema_version'))}, the manifest says {schema}")
     pixels = [_array(f, "images", np.uint8, (n, res, res, 3), "", out)]
+    if schema >= SINCE_SCHEMA["occlusion"]:
+        pixels.append(_array(f, "occlusion", np.uint8, (n, res, res), "", out))
     depth = _array(f, "depth", np.float16, (n, res, res), "", out)
     if manifest.segmentation or "segmentation" in f:
         pixels.append(_array(f, "segmentation", np.uint8, (n, res, res), "", out))
@@ -251,7 +257,7 @@ def shard_structure(f: h5py.File, manifest, entry, label_sets: dict, full: bool 
         for name, ls in label_sets.items():
             g = _member(labels, name, h5py.Group, "labels/", out) if labels is not None else None
             if g is not None:
-                out += label_group_problems(g, ls, n, f"labels/{name}/")
+                out += label_group_problems(g, ls, n, f"labels/{name}/", schema)
     return out
 
 
@@ -265,4 +271,6 @@ def label_file_structure(f: h5py.File, shard, entry, name: str) -> list[str]:
             out.append(f"attribute {key} {_short(f.attrs.get(key))}, expected {want!r} (label file of another shard?)")
     labels = _member(f, "labels", h5py.Group, "", out)
     g = _member(labels, name, h5py.Group, "labels/", out) if labels is not None else None
-    return out + (label_group_problems(g, entry, shard.count, f"labels/{name}/") if g is not None else [])
+    schema = f.attrs.get("schema_version")  # a label file written by facegen of schema 1 has no `occluded`
+    schema = int(schema) if isinstance(schema, (int, np.integer)) and 1 <= schema <= SCHEMA_VERSION else SCHEMA_VERSION
+    return out + (label_group_problems(g, entry, shard.count, f"labels/{name}/", schema) if g is not None else [])

@@ -96,8 +96,12 @@ def read_label_set_info(g: h5py.Group) -> LabelSetInfo:
 
 
 def read_label_arrays(g: h5py.Group, sl: slice = slice(None), names=tuple(LABEL_FIELDS)) -> dict[str, np.ndarray]:
-    """``LABEL_FIELDS`` arrays ``names`` of label set group ``g`` for samples ``sl``."""
-    return {k: g[k][sl] for k in names}
+    """``LABEL_FIELDS`` arrays ``names`` of label set group ``g`` for samples ``sl``; a schema 1
+    set has no ``occluded``: all False (nothing was drawn in front of the face then)."""
+    out = {k: g[k][sl] for k in names if k != "occluded" or k in g}
+    if "occluded" in names and "occluded" not in g:
+        out["occluded"] = np.zeros(g["visible"].shape, bool)[sl]
+    return out
 
 
 def read_labels(path: str | Path, label_set: str, sl: slice = slice(None)) -> dict[str, np.ndarray]:

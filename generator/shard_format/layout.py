@@ -13,7 +13,11 @@ from facegen.generator.atomic_write import TMP_SUFFIX  # noqa: F401  (re-exporte
 from facegen.generator.shard_format.chunks import InflateError
 from facegen.user_input import one_line
 
-SCHEMA_VERSION = 1  # integer; readers refuse a dataset with a newer one
+# Integer; readers refuse a dataset with a newer one and read every older one. 1: the first.
+# 2: label sets gain ``occluded`` (hidden by scalp hair or an object), ``visible`` excludes it, and
+# shards store the ``occlusion`` coverage map it comes from (schema 1 reads as nothing occluded).
+SCHEMA_VERSION = 2
+SINCE_SCHEMA = {"occluded": 2, "occlusion": 2}  # arrays older shards do not have
 MANIFEST_NAME = "manifest.json"
 SHARD_PATTERN = "shard-{:05d}.h5"
 LABELS_DIR = "labels"  # label sets added by relabel live in LABELS_DIR/<name>/<shard file name>
@@ -51,9 +55,11 @@ LABEL_FIELDS = {
     "landmarks_2d_contour": ("(N, K, 2) float32 = landmarks_2d, silhouette groups slid to the outline", np.float32),
     "landmarks_3d": ("(N, K, 3) float32 camera coordinates (x right, y down, z depth), metres", np.float32),
     "landmarks_3d_contour": ("(N, K, 3) float32 camera coordinates of landmarks_2d_contour", np.float32),
-    "visible": ("(N, K) bool in frame and not hidden by the head", np.bool_),
+    "visible": ("(N, K) bool in frame, not hidden by the head and not occluded", np.bool_),
     "self_occluded": ("(N, K) bool in frame but behind the rendered surface", np.bool_),
     "out_of_frame": ("(N, K) bool outside the image or behind the camera", np.bool_),
+    "occluded": ("(N, K) bool in frame, not self-occluded, its pixel >= 50% covered in `occlusion` (schema 2)",
+                 np.bool_),
     "pupils_2d": ("(N, 2, 2) float32 left, right pupil pixels", np.float32),
     "pupils_3d": ("(N, 2, 3) float32 their camera coordinates", np.float32),
     "pupils_visible": ("(N, 2) bool", np.bool_),
@@ -63,6 +69,8 @@ IMAGE_FIELDS = {
     "images": ("(N, H, W, 3) uint8 sRGB", np.uint8),
     "segmentation": ("(N, H, W) uint8 class ids (generator/segmentation.py), optional", np.uint8),
     "depth": ("(N, H, W) float16 camera z in metres, inf = background; visibility is computed from it", np.float16),
+    "occlusion": ("(N, H, W) uint8 0..255 coverage by scalp hair and objects; `occluded` is computed from it "
+                  "(schema 2)", np.uint8),
 }
 
 

@@ -112,7 +112,7 @@ def test_every_numeric_key_has_a_documented_range():
     for line in text.splitlines():
         if re.match(r"^[a-z_]+:", line):
             section = line.split(":")[0]
-        m = re.match(r"^  ([a-z_]+):.*valid (\[[^\]]*\])", line)
+        m = re.match(r"^  ([a-z0-9_]+):.*valid (\[[^\]]*\])", line)
         if m:
             documented[(section, m.group(1))] = m.group(2)
     for section, cls in _sections().items():

@@ -64,9 +64,8 @@ def test_view_picks_samples_and_draws_a_legend(dataset, tmp_path, capsys):
     assert "2 samples, label set 'ibug68'" in capsys.readouterr().out
     pixels = np.asarray(Image.open(tmp_path / "one.png").convert("RGB"))
     legend = pixels[tile + 22:]  # below the one row of tiles and captions
-    for flag in ("visible", "self_occluded", "out_of_frame"):  # every flag's colour is in the legend
+    for flag in ("visible", "self_occluded", "out_of_frame", "occluded"):  # every flag's colour is in the legend
         assert (legend == FLAGS[flag][1]).all(-1).any(), flag
-    assert not (legend == FLAGS["occluded"][1]).all(-1).any()  # this label set has no occluded flag
     for argv, needle in ((["--indices", "2,9"], "sample 9 is not a finished sample"), (["--num", "0"], "--num"),
                          (["--label-set", "nope"], "'nope' does not exist")):
         assert main(["view", str(dataset), "--out", str(tmp_path / "x.png"), *argv]) == 2
@@ -106,7 +105,7 @@ def test_stats_without_matplotlib_is_one_line(dataset, tmp_path, monkeypatch, ca
 def test_stats_collects_visibility_by_group_and_yaw(dataset):
     from facegen.generator import shard_format as sf
     s = collect(dataset, sf.read_manifest(dataset), "ibug68")
-    assert s.n == 4 and s.group_flags.shape == (3, len(s.group_names)) and s.yaw_counts.sum() == 4
+    assert s.n == 4 and s.group_flags.shape == (4, len(s.group_names)) and s.yaw_counts.sum() == 4  # 4 flags: schema 2
     np.testing.assert_allclose(s.group_flags.sum(0), 1.0)  # each landmark has exactly one flag
     assert s.yaw_visible.shape == (len(s.group_names), len(YAW_EDGES) - 1)
     assert np.all(np.isnan(s.yaw_visible[:, s.yaw_counts == 0]))

@@ -26,11 +26,13 @@ def _inputs(model, n, size=64):
         cam = scene_camera(model, scene, v, size, size)
         depth = render_depth(v, model.faces, cam).astype(np.float16)
         coef, expr = scene_inputs(model, scene)
+        cover = np.zeros((size, size), np.uint8)  # something over the upper half of the even samples
+        cover[: size // 2] = 200 * (i % 2 == 0)
         rows.append((coef, expr, [scene.gaze.yaw_deg, scene.gaze.pitch_deg],
                      [scene.head_pose.yaw_deg, scene.head_pose.pitch_deg, scene.head_pose.roll_deg], cam.K, cam.R, cam.t,
-                     depth))
-        refs.append((v, cam, depth.astype(np.float32)))
-    return SampleInputs(*(np.array([r[j] for r in rows]) for j in range(8))), refs
+                     depth, cover))
+        refs.append((v, cam, depth.astype(np.float32), cover))
+    return SampleInputs(*(np.array([r[j] for r in rows]) for j in range(9))), refs
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +43,16 @@ def spec490(model):
 def test_batch_labels_match_project_landmarks(model, spec490):
     x, refs = _inputs(model, 5)
     out = BatchLabeler(spec490, model).label(x)
-    for i, (v, cam, depth) in enumerate(refs):
-        ref = project_landmarks(spec490, v, model.faces, cam, depth_map=depth)
+    for i, (v, cam, depth, cover) in enumerate(refs):
+        ref = project_landmarks(spec490, v, model.faces, cam, depth_map=depth, cover=cover)
         assert np.abs(out["landmarks_2d"][i] - ref.uv).max() < 1e-3
         assert np.abs(out["landmarks_2d_contour"][i] - ref.uv_contour).max() < 1e-3
         assert np.abs(out["landmarks_3d"][i] - ref.cam).max() < 1e-5
         assert np.abs(out["pupils_2d"][i] - ref.pupils_uv).max() < 1e-3
         assert (out["visible"][i] != ref.visible).mean() < 0.01  # only float round-off at the 3 mm threshold
-        assert 0.3 < ref.visible.mean()
+        assert (out["occluded"][i] != ref.occluded).mean() < 0.01
+        assert 0.1 < ref.visible.mean()
+        assert ref.occluded.any() == (i % 2 == 0)  # the covered upper half hides the brows and eyes
 
 
 def test_batch_labels_do_not_depend_on_the_batch(model, spec490):

@@ -1,5 +1,6 @@
 """The cycles backend: Blender's camera equals ours, silhouettes and a marker land where the
-numpy projection says. Skips when bpy is not installed."""
+numpy projection says, strand hair grows where the scene says and flags what it hides.
+Skips when bpy is not installed."""
 
 import dataclasses
 
@@ -13,6 +14,8 @@ from facegen.generator.camera import scene_camera  # noqa: E402
 from facegen.generator.config import load_scene_config  # noqa: E402
 from facegen.generator.zbuffer import rasterize  # noqa: E402
 from facegen.generator.samplers import sample_scene  # noqa: E402
+from facegen.generator.projection import load_spec, project_landmarks  # noqa: E402
+from facegen.generator.scene import NO_OCCLUDERS, NO_STRANDS  # noqa: E402
 from facegen.generator.segmentation import CLASSES  # noqa: E402
 
 
@@ -23,12 +26,14 @@ def renderer(model):
     r.close()
 
 
-def _sample(model, index, size=96):
+def _sample(model, index, size=96, strands=False):
     """A sampled scene; its HDRI (if any) lights it but is neither seen nor defocused, so that the
-    geometric checks below see sharp outlines and the backdrop of the background section."""
+    geometric checks below see sharp outlines and the backdrop of the background section; no
+    strand hair unless ``strands`` and no glasses (not part of the head mesh those checks compare with)."""
     scene = sample_scene(load_scene_config(), 21, index)
     env = dataclasses.replace(scene.environment, background_visible=False, defocus=False)
-    scene = dataclasses.replace(scene, environment=env)
+    scene = dataclasses.replace(scene, environment=env, strands=scene.strands if strands else NO_STRANDS,
+                                occluders=NO_OCCLUDERS)
     verts = model.scene_vertices(scene)
     return scene, verts, scene_camera(model, scene, verts, size, size)
 
@@ -156,3 +161,103 @@ def test_hdri_lights_the_face_and_is_the_visible_background(renderer, model):
     regions = [np.flatnonzero(model.region_mask(n)) for n in ("eyeball_left", "eyeball_right", "lips")]
     distance = np.linalg.norm(face_centre(verts, *regions) - cam.position)
     assert dof.use_dof and abs(dof.focus_distance - distance) < 1e-4 and abs(dof.aperture_fstop - 1.4) < 1e-6
+
+
+def _styled(scene, style, **changes):
+    hair = dataclasses.replace(scene.hair, scalp_hair=True, melanin=0.9)
+    return dataclasses.replace(scene, hair=hair, strands=dataclasses.replace(scene.strands, style=style, **changes))
+
+
+def test_strand_hair_is_drawn_and_is_the_hair_class(renderer, model):
+    """Long strand hair reaches past the head mesh's outline; where it covers a pixel the
+    segmentation says hair; a bald scene with the same draws has no cover at all."""
+    scene, verts, cam = _sample(model, 9, size=96, strands=True)
+    hairy = renderer.render(_styled(scene, "long", length_m=0.3, comb_back=0.0), verts, cam)
+    uv, z = cam.project(verts)
+    _, face_id, _ = rasterize(uv, z, model.faces, cam.height, cam.width)
+    strands = hairy.cover >= 128
+    assert (strands & (face_id < 0)).sum() > 50  # hair hangs beyond the mesh
+    assert np.array_equal(hairy.segmentation == CLASSES.index("hair"), strands)
+    bald = renderer.render(_styled(scene, "bald"), verts, cam)
+    assert bald.cover.max() == 0 and not (bald.segmentation == CLASSES.index("hair")).any()
+
+
+def test_a_strand_over_a_landmark_flags_it_occluded(renderer, model):
+    """A scalp-hair strand laid across the face between the camera and the nose tip: the landmarks
+    under it are `occluded` (not visible, not self-occluded); without it none is."""
+    spec = load_spec("68", model)
+    scene, verts, cam = _sample(model, 0, size=96, strands=True)
+    scene = _styled(scene, "bald")
+    before = renderer.render(scene, verts, cam)
+    free = project_landmarks(spec, verts, model.faces, cam, depth_map=before.depth, cover=before.cover)
+    assert not free.occluded.any()
+    nose = free.cam[30]  # iBUG 31: the nose tip, camera coordinates
+    world = cam.R.T @ (nose * 0.8 - cam.t)  # a fifth of the way to the camera
+    across = cam.R.T @ np.array([1.0, 0.0, 0.0])  # the image's x axis, world
+    points = world + np.linspace(-0.05, 0.05, 8)[:, None] * across
+    data = bpy.data.hair_curves.new("test_strand")
+    data.add_curves([len(points)])
+    data.position_data.foreach_set("vector", points.astype(np.float32).ravel())
+    data.attributes.new("radius", "FLOAT", "POINT").data.foreach_set("value", np.full(len(points), 0.004, np.float32))
+    data.materials.append(renderer._hair.material)  # the scalp hair's material: it writes the cover
+    obj = bpy.data.objects.new("test_strand", data)
+    renderer.scene.collection.objects.link(obj)
+    try:
+        after = renderer.render(scene, verts, cam)
+    finally:
+        bpy.data.objects.remove(obj)
+    hidden = project_landmarks(spec, verts, model.faces, cam, depth_map=after.depth, cover=after.cover)
+    assert hidden.occluded[30] and not hidden.visible[30] and not hidden.self_occluded[30]
+    assert ((hidden.visible | hidden.occluded) == free.visible).all()  # occluded only takes from visible
+
+
+def test_cycles_dataset_stores_occlusion_and_relabel_reproduces_it(tmp_path, capsys):
+    """A Cycles dataset of long-haired heads stores the cover map; relabelling with the
+    render-time spec reproduces every label array, `occluded` included, bit for bit."""
+    from facegen.cli import main
+    from facegen.generator import shard_format as sf
+
+    config = tmp_path / "hair.yaml"
+    config.write_text("hair:\n  scalp_hair_probability: 1.0\nhead_pose:\n  yaw_deg: [50, 70]\n"
+                      "strands:\n  style: {choice: [long]}\n  comb_back: 0.0\n")
+    out = tmp_path / "ds"
+    assert main(["render", "--spec", "68", "--num", "3", "--out", str(out), "--renderer", "cycles", "--resolution", "64",
+                 "--config", str(config), "--renderer-setting", "samples=2", "--quiet"]) == 0
+    m = sf.read_manifest(out)
+    assert m.schema_version == 2
+    assert main(["relabel", str(out), "--spec", "68", "--name", "again"]) == 0
+    m = sf.read_manifest(out)
+    occluded = 0
+    for s in m.shards:
+        a = sf.read_labels(m.label_file(out, "ibug68", s.file), "ibug68")
+        b = sf.read_labels(m.label_file(out, "again", s.file), "again")
+        for k in sf.LABEL_FIELDS:
+            assert np.array_equal(a[k], b[k]), k
+        occluded += a["occluded"].sum()
+        assert not (a["occluded"] & (a["visible"] | a["self_occluded"] | a["out_of_frame"])).any()
+    assert occluded > 0  # hair falling past the far cheek hides some of the jaw line
+    assert main(["inspect", str(out)]) == 0
+
+
+def test_sunglasses_occlude_the_eyes(renderer, model):
+    """Dark lenses write the occluder cover: the eye landmarks under them are occluded and the
+    pixels are the occluder class; clear lenses leave the eyes visible."""
+    from facegen.generator.head_model import Expression, Gaze, HeadPose
+
+    spec = load_spec("68", model)
+    scene, _, _ = _sample(model, 0, strands=False)
+    scene = dataclasses.replace(scene, head_pose=HeadPose(0.0, 0.0, 0.0), gaze=Gaze(0.0, 0.0), expression=Expression(()))
+    verts = model.scene_vertices(scene)
+    cam = scene_camera(model, scene, verts, 96, 96)
+    pixels = {}
+    for kind in ("sunglasses", "clear"):
+        s = dataclasses.replace(scene, occluders=dataclasses.replace(scene.occluders, glasses=kind, drop_m=0.0))
+        res = renderer.render(s, verts, cam)
+        lm = project_landmarks(spec, verts, model.faces, cam, depth_map=res.depth, cover=res.cover)
+        pixels[kind] = (res.segmentation == CLASSES.index("occluder")).sum()
+        assert np.array_equal(res.segmentation == CLASSES.index("occluder"), res.cover >= 128)  # no hair here
+        if kind == "sunglasses":
+            assert lm.occluded[36:48].all() and not lm.visible[36:48].any()
+        else:
+            assert lm.visible[36:48].mean() > 0.8
+    assert pixels["sunglasses"] > 3 * pixels["clear"] > 0  # lenses and frame vs the frame alone

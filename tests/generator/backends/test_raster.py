@@ -54,7 +54,10 @@ def cfg():
 
 
 def _sample(model, cfg, index, size=SIZE):
-    scene = sample_scene(cfg, 11, index)
+    """A sampled scene without glasses (the checks compare with the head mesh alone)."""
+    from facegen.generator.scene import NO_OCCLUDERS
+
+    scene = dataclasses.replace(sample_scene(cfg, 11, index), occluders=NO_OCCLUDERS)
     verts = model.scene_vertices(scene)
     return scene, verts, scene_camera(model, scene, verts, size, size)
 
@@ -184,8 +187,36 @@ def test_light_colour_temperature():
 def test_class_codes_survive_multisample_blends():
     """No 1/4, 1/2 or 3/4 blend of two alpha codes rounds to a third code."""
     codes = raster.CODES
-    assert len(codes) == len(CLASSES) and codes[0] == 0 and len(set(codes.tolist())) == len(codes)
+    # Every class the head mesh has a code; "occluder" (the last) comes from the glasses' own z-buffer.
+    assert len(codes) == len(CLASSES) - 1 and CLASSES[-1] == "occluder"
+    assert codes[0] == 0 and len(set(codes.tolist())) == len(codes)
     for a, b in itertools.combinations(codes, 2):
         for k in (1, 2, 3):
             blend = np.round(a + k * (b - a) / 4)
             assert blend in (a, b) or blend not in codes, (a, b, k)
+
+
+@pytest.mark.parametrize("kind", ["clear", "sunglasses"])
+def test_glasses_occlude_what_they_cover(renderer, model, kind):
+    """Frames, and the lenses of sunglasses, cover pixels (the cover map and the occluder class)
+    and flag the eye landmarks under them occluded; clear lenses leave the eyes visible."""
+    from facegen.generator.projection import load_spec, project_landmarks
+
+    scene = sample_scene(load_scene_config(), 5, 0)
+    pose = HeadPose(0.0, 0.0, 0.0)
+    scene = dataclasses.replace(scene, head_pose=pose, gaze=Gaze(0.0, 0.0), expression=Expression(()),
+                                occluders=dataclasses.replace(scene.occluders, glasses=kind, drop_m=0.0))
+    verts = model.scene_vertices(scene)
+    cam = scene_camera(model, scene, verts, 128, 128)
+    res = renderer.render(scene, verts, cam)
+    bare = renderer.render(dataclasses.replace(scene, occluders=dataclasses.replace(scene.occluders, glasses="none")),
+                           verts, cam)
+    assert bare.cover is None and res.cover is not None
+    assert np.array_equal(res.cover >= 128, res.segmentation == CLASSES.index("occluder"))
+    lm = project_landmarks(load_spec("68", model), verts, model.faces, cam, depth_map=res.depth, cover=res.cover)
+    eyes = slice(36, 48)
+    if kind == "sunglasses":
+        assert lm.occluded[eyes].all() and not lm.visible[eyes].any()
+    else:
+        assert lm.visible[eyes].mean() > 0.8
+    assert not lm.occluded[48:].any()  # the mouth is never under glasses

@@ -1,0 +1,147 @@
+"""Glasses as plain numpy geometry on the posed head: frames (rims, bridge, temples) as tubes and
+lenses as flat caps, sized to the face; the backends turn them into meshes.
+
+Glasses sit in front of the eyes: each lens centre is the eyeball centre moved forward (along the
+head's facing direction) by ``LENS_OFFSET_M``; the temples run back at eye height to just above
+the ears. Everything is a function of the posed vertices, the template and ``GlassesParams``
+(no random draws here: the scene's ``occluders`` section draws the parameters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facegen.generator.hair import head_rotation
+
+LENS_OFFSET_M = 0.024  # eyeball centre -> lens plane (12 mm eyeball radius + 12 mm vertex distance)
+RIM_POINTS = 32  # points around each rim
+TUBE_SIDES = 6  # sides of each tube's cross-section
+TEMPLE_POINTS = 8
+
+
+@dataclass(frozen=True)
+class GlassesMesh:
+    """Triangle meshes of one pair of glasses, world coordinates."""
+
+    frame_vertices: np.ndarray  # (F, 3)
+    frame_faces: np.ndarray  # (T, 3) int
+    lens_vertices: np.ndarray  # (L, 3)
+    lens_faces: np.ndarray  # (U, 3) int
+
+
+def rim_outline(width: float, height: float, roundness: float) -> np.ndarray:
+    """``(RIM_POINTS, 2)`` a superellipse of ``width`` x ``height`` (metres): roundness 0 is
+    nearly rectangular, 1 an ellipse."""
+    t = np.linspace(0, 2 * np.pi, RIM_POINTS, endpoint=False)
+    p = 2.0 / (2.0 + 3.0 * (1.0 - roundness))  # superellipse of degree 2 (ellipse) .. 5 (boxy)
+    c, s = np.cos(t), np.sin(t)
+    return np.column_stack([np.sign(c) * np.abs(c) ** p * width / 2, np.sign(s) * np.abs(s) ** p * height / 2])
+
+
+def tube(path: np.ndarray, radius: float, closed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A tube of ``radius`` along polyline ``path (P, 3)``: ``(P * TUBE_SIDES, 3)`` vertices and
+    triangles (open ends; ``closed`` joins the last point to the first)."""
+    n = len(path)
+    ahead = np.roll(path, -1, axis=0) - np.roll(path, 1, axis=0)
+    if not closed:
+        ahead[0], ahead[-1] = path[1] - path[0], path[-1] - path[-2]
+    ahead /= np.linalg.norm(ahead, axis=1, keepdims=True)
+    ref = np.where(np.abs(ahead[:, 2:3]) < 0.9, np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0]))
+    u = np.cross(ahead, ref)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    v = np.cross(ahead, u)
+    a = np.linspace(0, 2 * np.pi, TUBE_SIDES, endpoint=False)
+    verts = path[:, None] + radius * (np.cos(a)[None, :, None] * u[:, None] + np.sin(a)[None, :, None] * v[:, None])
+    faces = []
+    for i in range(n if closed else n - 1):
+        j = (i + 1) % n
+        for k in range(TUBE_SIDES):
+            k1 = (k + 1) % TUBE_SIDES
+            a0, a1, b0, b1 = i * TUBE_SIDES + k, i * TUBE_SIDES + k1, j * TUBE_SIDES + k, j * TUBE_SIDES + k1
+            faces += [(a0, b0, b1), (a0, b1, a1)]
+    return verts.reshape(-1, 3), np.array(faces, np.int64)
+
+
+class GlassesLayout:
+    """What depends on the template only: the eye centres, the ear tops and the head's pose set."""
+
+    def __init__(self, model):
+        rest = model.vertices().astype(np.float64)
+        self.rest = rest
+        self.eyes = [np.flatnonzero(model.region_mask(f"eyeball_{s}")) for s in ("left", "right")]
+        ears = model.region_mask("ears")
+        self.ears = [np.flatnonzero(ears & (rest[:, 0] * sign > 0)) for sign in (1.0, -1.0)]
+        self.pose_set = np.flatnonzero(model.region_mask("scalp") | model.region_mask("face_skin"))
+
+
+def glasses_mesh(layout: GlassesLayout, posed: np.ndarray, params) -> GlassesMesh:
+    """The glasses of ``params`` (``OccluderParams``) on the ``posed`` head."""
+    posed = np.asarray(posed, np.float64)
+    rot = head_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])
+    right_ax, back, up = rot[:, 0], rot[:, 1], rot[:, 2]  # head frame: +x the subject's left, +y back
+    outline = rim_outline(params.lens_width_m, params.lens_height_m, params.roundness)
+    frame_v, frame_f, lens_v, lens_f = [], [], [], []
+
+    def add(store_v, store_f, v, f):
+        store_f.append(f + sum(len(x) for x in store_v))
+        store_v.append(v)
+
+    centres, inner, outer = [], [], []
+    for side, sign in ((0, 1.0), (1, -1.0)):
+        eye = posed[layout.eyes[side]].mean(axis=0)
+        centre = eye - LENS_OFFSET_M * back + params.drop_m * -up + sign * params.spread_m * right_ax
+        centres.append(centre)
+        ring = centre + outline[:, :1] * right_ax + outline[:, 1:] * up
+        add(frame_v, frame_f, *tube(ring, params.frame_radius_m, closed=True))
+        fan = np.vstack([centre, ring])
+        m = len(ring)
+        add(lens_v, lens_f, fan, np.array([(0, 1 + k, 1 + (k + 1) % m) for k in range(m)], np.int64))
+        inner.append(centre - sign * params.lens_width_m / 2 * right_ax + 0.3 * params.lens_height_m * up)
+        outer.append(centre + sign * params.lens_width_m / 2 * right_ax + 0.3 * params.lens_height_m * up)
+        ear = posed[layout.ears[side]]
+        ear_top = ear[np.argmax(ear @ up)]
+        hinge = outer[-1] + 0.004 * back
+        end = ear_top + 0.004 * up + 0.01 * back
+        temple = hinge + np.linspace(0, 1, TEMPLE_POINTS)[:, None] * (end - hinge)
+        add(frame_v, frame_f, *tube(temple, params.frame_radius_m * 0.8, closed=False))
+    bridge = inner[0] + np.linspace(0, 1, 6)[:, None] * (inner[1] - inner[0]) + (
+        np.sin(np.linspace(0, np.pi, 6))[:, None] * 0.004 * up)
+    add(frame_v, frame_f, *tube(bridge, params.frame_radius_m * 0.8, closed=False))
+    return GlassesMesh(np.vstack(frame_v), np.vstack(frame_f), np.vstack(lens_v), np.vstack(lens_f))
+
+
+def glasses_cover(mesh: GlassesMesh, params, camera, head_depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the glasses are in front of the head or background, by a z-buffer of their meshes
+    (the raster backend's approximation, pixel centres only): ``(frame (H, W) bool, lens (H, W)
+    bool)``."""
+    from facegen.generator.zbuffer import rasterize
+
+    out = []
+    for verts, faces in ((mesh.frame_vertices, mesh.frame_faces), (mesh.lens_vertices, mesh.lens_faces)):
+        uv, z = camera.project(verts)
+        zmap, _, _ = rasterize(uv, z, faces, camera.height, camera.width)
+        out.append(np.isfinite(zmap) & (zmap < head_depth))
+    frame, lens = out
+    return frame, lens & ~frame
+
+
+def composite_glasses(rgb: np.ndarray, frame: np.ndarray, lens: np.ndarray, params) -> np.ndarray:
+    """The raster backend's glasses: flat frame colour (shaded 0.8), lenses tinting what is behind
+    them (sunglasses: 15% of it, dark grey-brown; clear: 92%)."""
+    import colorsys
+
+    out = rgb.astype(np.float32)
+    colour = np.array(colorsys.hsv_to_rgb(*params.frame_hsv), np.float32) * 255 * 0.8
+    out[frame] = colour
+    if params.glasses == "sunglasses":
+        out[lens] = out[lens] * 0.15 + np.array([30, 25, 20], np.float32)
+    else:
+        out[lens] *= 0.92
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def occluding(params, frame: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: what of the glasses occludes landmarks (frames; lenses of sunglasses)."""
+    return frame | (lens if params.glasses == "sunglasses" else np.zeros_like(lens))
