@@ -192,6 +192,14 @@ class OccludersConfig:
 
 
 @dataclass(frozen=True)
+class SkinDetailConfig:
+    mottling: Dist = ranged(0, 0.5)  # +- albedo variation in blotches ~1-2 cm across (Cycles)
+    redness: Dist = ranged(0, 1)  # patchy redness (cheeks, nose, blood under thin skin)
+    freckles: Dist = ranged(0, 1)  # 0 none .. 1 densely freckled
+    roughness_variation: Dist = ranged(0, 0.5)  # +- roughness over the face: oily and dry areas
+
+
+@dataclass(frozen=True)
 class SceneConfig:
     identity: IdentityConfig
     expression: ExpressionConfig
@@ -207,6 +215,7 @@ class SceneConfig:
     environment: EnvironmentConfig
     strands: StrandsConfig
     occluders: OccludersConfig
+    skin_detail: SkinDetailConfig
 
 
 _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probability", "smile_probability",

@@ -14,14 +14,14 @@ from facegen.generator.hair import STYLE_LENGTH_M
 from facegen.generator.head_model import Expression, Gaze, HeadPose
 from facegen.generator.scene import (BackgroundParams, CameraParams, ClothingParams, EnvironmentParams, EyeParams,
                                      HairParams, IdentityParams, LightingParams, LightParams, NO_ENVIRONMENT, NO_STRANDS, OccluderParams, SceneParams,
-                                     SkinParams, StrandParams)
+                                     SkinDetailParams, SkinParams, StrandParams)
 
 # Number of identity components of the shipped head model (assets/MANIFEST.json).
 IDENTITY_COMPONENTS = 80
 NOMINAL_HEAD_HEIGHT_M = 0.25
 # New sections go at the end: a section's generator depends only on its position here.
 SECTIONS = ("identity", "expression", "gaze", "head_pose", "camera", "lighting", "skin", "eyes", "hair",
-            "background", "clothing", "environment", "strands", "occluders")
+            "background", "clothing", "environment", "strands", "occluders", "skin_detail")
 # Skin tone centre of each ancestry (0 very light .. 1 very dark).
 ANCESTRY_TONE = {"african": 0.8, "asian": 0.35, "caucasian": 0.15}
 # Face units left to the gaze (they move the lids with the eyes) and pairs handled explicitly.
@@ -221,6 +221,11 @@ def sample_occluders(cfg, rng: np.random.Generator) -> OccluderParams:
     return OccluderParams(kind, *sizes, hsv)
 
 
+def sample_skin_detail(cfg, rng: np.random.Generator) -> SkinDetailParams:
+    values = [d.sample(rng) for d in (cfg.mottling, cfg.redness, cfg.freckles, cfg.roughness_variation)]
+    return SkinDetailParams(*values, tuple(float(x) for x in rng.uniform(0.0, 100.0, 3)))
+
+
 def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     """All parameters of sample ``index`` of the dataset with ``seed``: a pure function."""
     rngs = scene_rngs(seed, index)
@@ -249,4 +254,5 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
         environment=sample_environment(cfg.environment, rngs["environment"]),
         strands=sample_strands(cfg.strands, hair, rngs["strands"]),
         occluders=sample_occluders(cfg.occluders, rngs["occluders"]),
+        skin_detail=sample_skin_detail(cfg.skin_detail, rngs["skin_detail"]),
     )

@@ -166,6 +166,20 @@ NO_OCCLUDERS = OccluderParams("none", 0.05, 0.035, 0.5, 0.002, 0.0, 0.0, (0.0, 0
 
 
 @dataclass(frozen=True)
+class SkinDetailParams:
+    """Albedo and roughness that vary over the skin (Cycles: procedural maps in the head's UV space)."""
+
+    mottling: float
+    redness: float
+    freckles: float
+    roughness_variation: float
+    offset: tuple[float, float, float]  # where in the procedural patterns this person's skin lies
+
+
+NO_SKIN_DETAIL = SkinDetailParams(0.0, 0.0, 0.0, 0.0, (0.0, 0.0, 0.0))
+
+
+@dataclass(frozen=True)
 class SceneParams:
     seed: int  # dataset seed
     index: int  # sample index within the dataset
@@ -183,6 +197,7 @@ class SceneParams:
     environment: EnvironmentParams = NO_ENVIRONMENT  # scenes stored before this section existed have none
     strands: StrandParams = NO_STRANDS  # as environment
     occluders: OccluderParams = NO_OCCLUDERS  # as environment
+    skin_detail: SkinDetailParams = NO_SKIN_DETAIL  # as environment
 
     def to_dict(self) -> dict:
         """Plain JSON-able data (tuples become lists)."""

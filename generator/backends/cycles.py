@@ -203,6 +203,7 @@ class Renderer:
             bump = _node(tree, "ShaderNodeBump", Distance=0.0004)
             tree.links.new(noise.outputs["Fac"], bump.inputs["Height"])
             tree.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+            _skin_detail(tree, albedo.outputs["Color"], bsdf)
         elif name == "hair":
             wave = _node(tree, "ShaderNodeTexWave", Scale=180.0, Distortion=6.0, Detail=6.0)
             tree.links.new(coords.outputs["Object"], wave.inputs["Vector"])
@@ -408,8 +409,15 @@ class Renderer:
         mesh.polygons.foreach_set("material_index", index)
         mesh.update()
         skin = bpy.data.materials["skin"].node_tree.nodes
+        detail = scene.skin_detail
+        for node, lo, hi in (("skin_mottling", 1 - detail.mottling, 1 + detail.mottling),
+                             ("skin_redness", 0.0, detail.redness),
+                             ("skin_freckles", 0.0, 1.5 * detail.freckles),
+                             ("skin_roughness", scene.skin.roughness - detail.roughness_variation,
+                              scene.skin.roughness + detail.roughness_variation)):
+            skin[node].inputs["To Min"].default_value, skin[node].inputs["To Max"].default_value = lo, hi
+        skin["skin_mapping"].inputs["Location"].default_value = detail.offset
         bsdf = skin["Principled BSDF"]
-        bsdf.inputs["Roughness"].default_value = scene.skin.roughness
         bsdf.inputs["Specular IOR Level"].default_value = scene.skin.specular
         bsdf.inputs["Subsurface Scale"].default_value = max(SKIN_MFP_MM) * 1e-3 * scene.skin.subsurface_scale
         skin["Bump"].inputs["Strength"].default_value = scene.skin.bump_strength
@@ -588,6 +596,60 @@ class Renderer:
         for p in self._tmp.glob("*"):
             p.unlink()
         self._tmp.rmdir()
+
+
+def _skin_detail(tree, albedo, bsdf) -> None:
+    """Maps in the head's UV space (they stay on the skin as it moves), shifted per person by the
+    ``skin_mapping`` node: albedo x (1 +- mottling), a red tint where a second noise is high
+    (redness), freckles (Voronoi spots, denser where a third noise is high) and roughness +-
+    variation. ``_update_head`` sets the amounts on the nodes named here."""
+    links = tree.links.new
+    uv = tree.nodes.new("ShaderNodeUVMap")
+    uv.uv_map = "uv"
+    place = tree.nodes.new("ShaderNodeMapping")
+    place.name = "skin_mapping"
+    links(uv.outputs["UV"], place.inputs["Vector"])
+
+    def noise(scale, detail=3.0):
+        n = _node(tree, "ShaderNodeTexNoise", Scale=scale, Detail=detail)
+        links(place.outputs["Vector"], n.inputs["Vector"])
+        return n.outputs["Fac"]
+
+    def remap(value, name, lo, hi):  # 0.3..0.7 -> lo..hi (set per sample on the node called name)
+        r = _node(tree, "ShaderNodeMapRange", **{"From Min": 0.3, "From Max": 0.7, "To Min": lo, "To Max": hi})
+        r.name = name
+        links(value, r.inputs["Value"])
+        return r.outputs["Result"]
+
+    def multiply(a, b, factor=None):  # a x b (a socket or an RGBA tuple), by factor (a socket; None: 1)
+        m = tree.nodes.new("ShaderNodeMix")
+        m.data_type, m.blend_type, m.clamp_factor = "RGBA", "MULTIPLY", True
+        links(a, m.inputs["A"])
+        if isinstance(b, tuple):
+            m.inputs["B"].default_value = b
+        else:
+            links(b, m.inputs["B"])
+        if factor is None:
+            m.inputs["Factor"].default_value = 1.0
+        else:
+            links(factor, m.inputs["Factor"])
+        return m.outputs["Result"]
+
+    mottle = remap(noise(60.0), "skin_mottling", 1.0, 1.0)
+    colour = multiply(albedo, mottle)
+    colour = multiply(colour, (0.75, 0.35, 0.3, 1.0), remap(noise(25.0, 2.0), "skin_redness", 0.0, 0.0))
+    cells = _node(tree, "ShaderNodeTexVoronoi", Scale=700.0, Randomness=1.0)
+    links(place.outputs["Vector"], cells.inputs["Vector"])
+    spot = _node(tree, "ShaderNodeMapRange", **{"From Min": 0.12, "From Max": 0.3, "To Min": 1.0, "To Max": 0.0})
+    links(cells.outputs["Distance"], spot.inputs["Value"])
+    where = remap(noise(8.0, 1.0), "skin_freckles", 0.0, 0.0)
+    dots = tree.nodes.new("ShaderNodeMath")
+    dots.operation, dots.use_clamp = "MULTIPLY", True
+    links(spot.outputs["Result"], dots.inputs[0])
+    links(where, dots.inputs[1])
+    colour = multiply(colour, (0.55, 0.4, 0.3, 1.0), dots.outputs[0])
+    links(colour, bsdf.inputs["Base Color"])
+    links(remap(noise(30.0), "skin_roughness", 0.5, 0.5), bsdf.inputs["Roughness"])
 
 
 def _pick_file(folder: str, suffixes: tuple[str, ...], pick: float) -> Path | None:
