@@ -155,3 +155,17 @@ class Albedo:
         rgb[region["torso"]] = hsv_rgb(scene.clothing.hsv)
         rgb[region["eyeball_left"] | region["eyeball_right"]] = SCLERA
         return np.clip(rgb, 0, 1)
+
+
+def clothing_weights(model, iterations: int = 12) -> np.ndarray:
+    """``(V,)`` 0..1: the torso region's indicator smoothed over the mesh (each pass averages a
+    vertex with its neighbours). Its 0.5 level, interpolated inside the triangles, is the garment
+    edge: a smooth line instead of the zigzag of the region's triangle boundary (Cycles)."""
+    faces = model.faces.astype(np.int64)
+    w = model.region_mask("torso").astype(np.float64)
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    edges = np.concatenate([edges, edges[:, ::-1]])
+    degree = np.bincount(edges[:, 0], minlength=len(w)).astype(np.float64)
+    for _ in range(iterations):
+        w = 0.5 * w + 0.5 * np.bincount(edges[:, 0], w[edges[:, 1]], len(w)) / np.maximum(degree, 1)
+    return w

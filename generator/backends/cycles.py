@@ -181,8 +181,9 @@ class Renderer:
         mesh.color_attributes.new("albedo", "FLOAT_COLOR", "POINT")
         for name in MATERIALS:
             mesh.materials.append(self._material(name))
-        classes = face_classes(self._faces, vertex_classes(model.region_names, model.regions, True))
-        self._torso = classes == 9  # clothing
+        self._cloth = appearance.clothing_weights(model)
+        mesh.attributes.new("cloth", "FLOAT", "POINT").data.foreach_set("value", self._cloth.astype(np.float32))
+        self._torso = (self._cloth[self._faces] > 0.02).any(axis=1)  # the clothing material: garment or skin
         self._scalp = model.region_mask("scalp")[self._faces].sum(axis=1) >= 2
         self.head = bpy.data.objects.new("head", mesh)
         self.scene.collection.objects.link(self.head)
@@ -217,8 +218,7 @@ class Renderer:
             bsdf.inputs["Anisotropic"].default_value = 0.8
             bsdf.inputs["Roughness"].default_value = 0.45
         else:
-            bsdf.inputs["Roughness"].default_value = 0.85
-            bsdf.inputs["Sheen Weight"].default_value = 0.5
+            _clothing(tree, bsdf)
         return mat
 
     def _build_glasses(self) -> None:
@@ -421,6 +421,12 @@ class Renderer:
         bsdf.inputs["Specular IOR Level"].default_value = scene.skin.specular
         bsdf.inputs["Subsurface Scale"].default_value = max(SKIN_MFP_MM) * 1e-3 * scene.skin.subsurface_scale
         skin["Bump"].inputs["Strength"].default_value = scene.skin.bump_strength
+        cloth = bpy.data.materials["clothing"].node_tree.nodes
+        cloth["fabric"].inputs["Base Color"].default_value = (*appearance.linear(appearance.hsv_rgb(scene.clothing.hsv)), 1)
+        bare = cloth["bare_skin"]
+        bare.inputs["Base Color"].default_value = (*appearance.linear(appearance.skin_rgb(scene.skin.tone)), 1)
+        bare.inputs["Roughness"].default_value = scene.skin.roughness
+        bare.inputs["Subsurface Scale"].default_value = max(SKIN_MFP_MM) * 1e-3 * scene.skin.subsurface_scale
 
     def _update_eyes(self, scene, vertices: np.ndarray) -> None:
         to_local = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # sphere -z looks toward -y
@@ -579,13 +585,18 @@ class Renderer:
         seg = zmap = None
         if segmentation or depth:
             uv, z = camera.project(vertices)
-            zmap, face_id, _ = rasterize(uv, z, self.model.faces, camera.height, camera.width)
+            zmap, face_id, bary = rasterize(uv, z, self.model.faces, camera.height, camera.width)
             if segmentation:
                 strands = bool(scene.strands.style)  # strand hair: the hair class is where strands cover
                 cls = face_classes(self.model.faces, vertex_classes(self.model.region_names, self.model.regions,
                                                                      scene.hair.scalp_hair and not strands,
                                                                      self._albedo_of.brow_mask(scene)))
                 seg = np.where(face_id >= 0, cls[np.maximum(face_id, 0)], 0).astype(np.uint8)
+                # The garment edge as the clothing material draws it: the interpolated weight's 0.5 level.
+                cloth = (bary * self._cloth[self.model.faces[np.maximum(face_id, 0)]]).sum(axis=-1)
+                garment = (face_id >= 0) & (cloth >= 0.5)
+                seg[(seg == CLASSES.index("clothing")) & ~garment] = CLASSES.index("neck")
+                seg[garment] = CLASSES.index("clothing")
                 for name in COVER_AOVS:  # glasses are in front of the hair where both cover
                     seg[covers[name] >= 128] = CLASSES.index(name)
             zmap = zmap.astype(np.float32) if depth else None
@@ -596,6 +607,40 @@ class Renderer:
         for p in self._tmp.glob("*"):
             p.unlink()
         self._tmp.rmdir()
+
+
+def _clothing(tree, fabric) -> None:
+    """The garment over the torso: a fabric BSDF (weave bump, sheen) where the interpolated
+    ``cloth`` attribute (``appearance.clothing_weights``) is >= 0.5, skin below it, switching
+    within a fraction of a triangle: a clean garment edge. ``_update_head`` sets the colours."""
+    links = tree.links.new
+    out = tree.nodes["Material Output"]
+    fabric.name = "fabric"
+    for link in list(fabric.inputs["Base Color"].links):  # a colour per scene, not the per-vertex albedo
+        tree.links.remove(link)
+    fabric.inputs["Roughness"].default_value = 0.85
+    fabric.inputs["Sheen Weight"].default_value = 0.6
+    uv = tree.nodes.new("ShaderNodeUVMap")
+    uv.uv_map = "uv"
+    weave = _node(tree, "ShaderNodeTexWave", Scale=900.0, Distortion=0.5, Detail=1.0)
+    weave.wave_type = "BANDS"
+    links(uv.outputs["UV"], weave.inputs["Vector"])
+    bump = _node(tree, "ShaderNodeBump", Strength=0.3, Distance=0.0003)
+    links(weave.outputs["Fac"], bump.inputs["Height"])
+    links(bump.outputs["Normal"], fabric.inputs["Normal"])
+    skin = tree.nodes.new("ShaderNodeBsdfPrincipled")
+    skin.name = "bare_skin"
+    skin.inputs["Subsurface Weight"].default_value = 1.0
+    skin.inputs["Subsurface Radius"].default_value = [m / max(SKIN_MFP_MM) for m in SKIN_MFP_MM]
+    cloth = tree.nodes.new("ShaderNodeAttribute")
+    cloth.attribute_name = "cloth"
+    edge = _node(tree, "ShaderNodeMapRange", **{"From Min": 0.47, "From Max": 0.53})
+    links(cloth.outputs["Fac"], edge.inputs["Value"])
+    pick = tree.nodes.new("ShaderNodeMixShader")
+    links(edge.outputs["Result"], pick.inputs["Fac"])
+    links(skin.outputs["BSDF"], pick.inputs[1])
+    links(fabric.outputs["BSDF"], pick.inputs[2])
+    links(pick.outputs["Shader"], out.inputs["Surface"])
 
 
 def _skin_detail(tree, albedo, bsdf) -> None:

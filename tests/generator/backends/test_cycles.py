@@ -261,3 +261,26 @@ def test_sunglasses_occlude_the_eyes(renderer, model):
         else:
             assert lm.visible[36:48].mean() > 0.8
     assert pixels["sunglasses"] > 3 * pixels["clear"] > 0  # lenses and frame vs the frame alone
+
+
+def test_the_garment_edge_is_where_the_segmentation_says(renderer, model):
+    """The clothing material switches from skin to fabric at the smoothed garment edge, the same
+    line the segmentation's clothing class follows: green fabric pixels are clothing, the skin
+    just above the edge is not green."""
+    from facegen.generator.head_model import HeadPose
+
+    scene, _, _ = _sample(model, 2)
+    far = dataclasses.replace(scene.camera, distance_m=scene.camera.distance_m * 1.8, azimuth_deg=0.0,
+                              elevation_deg=0.0, roll_deg=0.0)  # the shoulders in view
+    scene = dataclasses.replace(scene, camera=far, head_pose=HeadPose(0.0, 0.0, 0.0),
+                                clothing=dataclasses.replace(scene.clothing, hsv=(0.33, 1.0, 0.8)))
+    verts = model.scene_vertices(scene)
+    cam = scene_camera(model, scene, verts, 128, 128)
+    res = renderer.render(scene, verts, cam)
+    rgb = res.rgb.astype(float)
+    green = rgb[..., 1] - rgb[..., [0, 2]].max(-1)
+    cloth = res.segmentation == CLASSES.index("clothing")
+    inner = cloth & np.roll(cloth, 2, 0) & np.roll(cloth, -2, 0)  # away from the edge
+    bare = (res.segmentation == CLASSES.index("neck")) & ~np.roll(cloth, 2, 0) & ~np.roll(cloth, -2, 0)
+    assert inner.sum() > 100 and bare.sum() > 50
+    assert np.median(green[inner]) > 40 and np.median(green[bare]) < 0
