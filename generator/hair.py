@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facegen.generator import appearance
+from facegen.generator.head_model import fit_rotation, vertex_normals
 
 # Hair styles and their length range (m, root to tip along the strand).
 STYLE_LENGTH_M = {"buzz": (0.004, 0.012), "short": (0.03, 0.07), "medium": (0.08, 0.16),
@@ -41,23 +42,6 @@ class Strands:
 def smoothstep(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """``(V, 3)`` area-weighted unit normals."""
-    v = np.asarray(vertices, np.float64)
-    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    out = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(out, faces[:, k], fn)
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-
-
-def head_rotation(rest: np.ndarray, posed: np.ndarray) -> np.ndarray:
-    """Rotation taking rest-pose directions to posed ones (Kabsch on the given vertex sets)."""
-    a, b = rest - rest.mean(axis=0), posed - posed.mean(axis=0)
-    u, _, vt = np.linalg.svd(b.T @ a)
-    return u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt
 
 
 class HairLayout:
@@ -147,7 +131,7 @@ def grow_guides(layout: HairLayout, posed: np.ndarray, params, rng: np.random.Ge
     root = np.einsum("nk,nkd->nd", bary, posed[idx])
     n0 = np.einsum("nk,nkd->nd", bary, normals[idx])
     n0 /= np.linalg.norm(n0, axis=1, keepdims=True)
-    rot = head_rotation(layout.rest[layout.skull_pose_set], posed[layout.skull_pose_set])
+    rot = fit_rotation(layout.rest[layout.skull_pose_set], posed[layout.skull_pose_set])
     local_root = np.einsum("nk,nkd->nd", bary, layout.rest[idx]) - layout.centre
     combed = comb(params.style, local_root, params.part_x, params.comb_back, layout.tie) @ rot.T
     rest_c, posed_c = layout.rest[layout.skull_pose_set].mean(0), posed[layout.skull_pose_set].mean(0)
@@ -233,7 +217,7 @@ def face_strands(layout: HairLayout, posed: np.ndarray, scene, rng: np.random.Ge
     ``appearance``)."""
     p = scene.strands
     posed = np.asarray(posed, np.float64)
-    rot = head_rotation(layout.rest[layout.skull_pose_set], posed[layout.skull_pose_set])
+    rot = fit_rotation(layout.rest[layout.skull_pose_set], posed[layout.skull_pose_set])
     w, v = layout.weights, layout.rest
     outward = np.zeros_like(v)
     outward[:, 0] = np.where(v[:, 0] >= 0, 1.0, -1.0)  # brows grow toward the temples, a little up

@@ -106,6 +106,23 @@ def axis_angle_fractions(rot: np.ndarray, fraction: float) -> np.ndarray:
     return out
 
 
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """``(V, 3)`` unit area-weighted vertex normals of ``(V, 3)`` vertices."""
+    v = np.asarray(vertices, np.float64)
+    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    idx = np.asarray(faces).ravel()
+    n = np.stack([np.bincount(idx, np.repeat(fn[:, k], 3), len(v)) for k in range(3)], axis=1)
+    return n / (np.linalg.norm(n, axis=1, keepdims=True) + 1e-12)
+
+
+def fit_rotation(rest: np.ndarray, posed: np.ndarray) -> np.ndarray:
+    """The rotation taking ``rest`` (N, 3) points, centred, closest to ``posed`` ones (Kabsch):
+    how a rigid part (an eye, the skull) turned."""
+    a, b = rest - rest.mean(axis=0), posed - posed.mean(axis=0)
+    u, _, vt = np.linalg.svd(b.T @ a)
+    return u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt
+
+
 class HeadModel:
     """The bust model: ``vertices(identity, expression, gaze, head_pose) -> (V, 3) float32``."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facegen.generator.hair import head_rotation
+from facegen.generator.head_model import fit_rotation  # noqa: F401  (tests use occluders.fit_rotation)
 
 LENS_OFFSET_M = 0.024  # eyeball centre -> lens plane (12 mm eyeball radius + 12 mm vertex distance)
 RIM_POINTS = 32  # points around each rim
@@ -79,7 +79,7 @@ class GlassesLayout:
 def glasses_mesh(layout: GlassesLayout, posed: np.ndarray, params) -> GlassesMesh:
     """The glasses of ``params`` (``OccluderParams``) on the ``posed`` head."""
     posed = np.asarray(posed, np.float64)
-    rot = head_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])
+    rot = fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])
     right_ax, back, up = rot[:, 0], rot[:, 1], rot[:, 2]  # head frame: +x the subject's left, +y back
     outline = rim_outline(params.lens_width_m, params.lens_height_m, params.roundness)
     frame_v, frame_f, lens_v, lens_f = [], [], [], []

@@ -44,7 +44,7 @@ from facegen.generator.hair import HairLayout
 from facegen.generator.scene import NO_OCCLUDERS
 from facegen.generator.camera import face_centre
 from facegen.generator.config import HDRI_SUFFIXES
-from facegen.generator.head_model import HeadModel
+from facegen.generator.head_model import HeadModel, fit_rotation
 from facegen.generator.zbuffer import rasterize
 from facegen.generator.segmentation import CLASSES, face_classes, vertex_classes
 
@@ -432,9 +432,7 @@ class Renderer:
         to_local = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # sphere -z looks toward -y
         for obj, rest, name in zip(self.eyes, self._eye_rest, ("eyeball_left", "eyeball_right")):
             posed = np.asarray(vertices, np.float64)[self._regions[name]]
-            a, b = rest - rest.mean(axis=0), posed - posed.mean(axis=0)
-            u, _, vt = np.linalg.svd(b.T @ a)  # Kabsch: the eye's rotation (head pose and gaze)
-            rot = u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt
+            rot = fit_rotation(rest, posed)  # the eye's rotation (head pose and gaze)
             m = np.eye(4)
             m[:3, :3] = rot @ to_local * self._eye_radius
             m[:3, 3] = posed.mean(axis=0)

@@ -64,7 +64,7 @@ from facegen.generator import appearance  # noqa: E402
 from facegen.generator.appearance import IRIS, PUPIL, temperature_rgb  # noqa: E402
 from facegen.generator.backends import RenderResult  # noqa: E402
 from facegen.generator.camera import face_centre  # noqa: E402
-from facegen.generator.head_model import HeadModel  # noqa: E402
+from facegen.generator.head_model import HeadModel, vertex_normals  # noqa: E402
 from facegen.generator import occluders  # noqa: E402
 from facegen.generator.segmentation import CLASSES, face_classes, vertex_classes  # noqa: E402
 
@@ -81,14 +81,6 @@ _PURE = np.isin(np.arange(256), CODES[1:])  # alpha -> is an unmixed code
 WATTS_TO_INTENSITY, REFERENCE_IRRADIANCE, EXPOSURE_COMPRESSION = 0.04, 100.0, 0.5
 AMBIENT = {"sky": (0.30, 0.34, 0.42), "gradient": (0.36, 0.34, 0.32), "uniform": (0.35, 0.35, 0.35)}
 Z_NEAR, Z_FAR = 0.05, 20.0  # clip planes, metres
-
-
-def _vertex_normals(v: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """``(V, 3)`` unit area-weighted vertex normals of ``(V, 3)`` vertices."""
-    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    idx = faces.ravel()
-    n = np.stack([np.bincount(idx, np.repeat(fn[:, k], 3), len(v)) for k in range(3)], axis=1)
-    return n / (np.linalg.norm(n, axis=1, keepdims=True) + 1e-12)
 
 
 class Renderer:
@@ -156,7 +148,7 @@ class Renderer:
     def _update(self, scene, vertices: np.ndarray, camera) -> None:
         """Write one sample into the pyrender scene and the GL vertex buffers."""
         v = np.asarray(vertices, np.float32)
-        data = np.concatenate([v, _vertex_normals(v, self.faces), self._albedo(scene)], axis=1).astype(np.float32)
+        data = np.concatenate([v, vertex_normals(v, self.faces), self._albedo(scene)], axis=1).astype(np.float32)
         codes = CODES / 255.0
         if not scene.hair.scalp_hair:
             codes = codes.copy()

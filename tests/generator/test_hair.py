@@ -1,0 +1,100 @@
+"""Strand shapes (generator/hair.py) and glasses geometry (generator/occluders.py), numpy only."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from facegen.generator import hair, occluders
+from facegen.generator.config import load_scene_config
+from facegen.generator.head_model import HeadPose, vertex_normals
+from facegen.generator.samplers import sample_scene
+
+
+@pytest.fixture(scope="module")
+def layout(model):
+    return hair.HairLayout(model)
+
+
+def _scene(index=0, **strands):
+    scene = sample_scene(load_scene_config(), 4, index)
+    scene = dataclasses.replace(scene, hair=dataclasses.replace(scene.hair, scalp_hair=True, beard=True))
+    return dataclasses.replace(scene, strands=dataclasses.replace(scene.strands, **strands))
+
+
+def test_the_scalp_mask_covers_the_crown_not_the_face(layout, model):
+    w = layout.scalp_weights(0.0)
+    v = layout.rest
+    crown = np.argmax(np.where(model.region_mask("scalp"), v[:, 2], -np.inf))
+    assert w[crown] == 1.0
+    for region in ("lips", "eyelids", "ears", "eyeball_left", "torso"):
+        assert w[model.region_mask(region)].max() == 0.0, region
+    nose_tip = np.argmin(np.where(model.region_mask("face_skin"), v[:, 1], np.inf))
+    assert w[nose_tip] == 0.0
+    assert layout.scalp_weights(0.04).sum() < 0.9 * w.sum()  # a receding hairline: less scalp
+
+
+@pytest.mark.parametrize("style", ["buzz", "short", "long", "tied_back"])
+def test_guides_grow_from_the_scalp_stay_off_the_head_and_keep_their_length(layout, model, style):
+    scene = _scene(style=style, length_m=float(np.mean(hair.STYLE_LENGTH_M[style])), volume_m=0.005)
+    posed = model.scene_vertices(scene)
+    g = hair.grow_guides(layout, posed, scene.strands, np.random.default_rng(scene.strands.seed))
+    assert g.shape == (hair.GUIDES, hair.GUIDE_POINTS, 3)
+    again = hair.grow_guides(layout, posed, scene.strands, np.random.default_rng(scene.strands.seed))
+    assert np.array_equal(g, again)  # a function of the scene
+    length = np.linalg.norm(np.diff(g, axis=1), axis=2).sum(axis=1)
+    assert 0.6 * scene.strands.length_m < np.median(length) < 1.5 * scene.strands.length_m
+    # Every point past the root lies on the outer side of the nearest head vertex (within 2 mm: the
+    # push-out is along one vertex's normal, on a mesh with ~1 cm triangles on the skull).
+    cloud = posed[layout.skull]
+    normals = vertex_normals(posed, layout.faces)[layout.skull]
+    pts = g[:, 1:].reshape(-1, 3)
+    near = np.argmin(((pts[:, None] - cloud[None]) ** 2).sum(-1), axis=1)
+    height = ((pts - cloud[near]) * normals[near]).sum(axis=1)
+    assert height.min() > -0.002
+    if style in ("long", "tied_back"):  # long hair falls: the tips end below the roots
+        assert np.median(g[:, -1, 2] - g[:, 0, 2]) < -0.05
+
+
+def test_hair_turns_with_the_head(layout, model):
+    """The same guides on a head turned 40 degrees: the tips relative to the roots turn with it."""
+    scene = _scene(style="short", length_m=0.05, volume_m=0.005)
+    turned = dataclasses.replace(scene, head_pose=HeadPose(scene.head_pose.yaw_deg + 40.0, scene.head_pose.pitch_deg,
+                                                           scene.head_pose.roll_deg))
+    a = hair.grow_guides(layout, model.scene_vertices(scene), scene.strands, np.random.default_rng(1))
+    b = hair.grow_guides(layout, model.scene_vertices(turned), turned.strands, np.random.default_rng(1))
+    da, db = (x[:, -1] - x[:, 0] for x in (a, b))
+    ang = np.degrees(np.arctan2(db[:, 0], -db[:, 1]) - np.arctan2(da[:, 0], -da[:, 1]))
+    assert abs(np.median((ang + 180) % 360 - 180)) > 20
+
+
+def test_face_strands_grow_where_the_face_has_hair(layout, model):
+    scene = dataclasses.replace(_scene(beard_style="full", beard_length_m=0.02, beard_density=1.0),
+                                head_pose=HeadPose(0.0, 0.0, 0.0))  # upright: heights compare
+    posed = model.scene_vertices(scene)
+    brows, lashes, beard = hair.face_strands(layout, posed, scene, np.random.default_rng(0))
+    assert (brows.name, lashes.name, beard.name) == ("brows", "lashes", "beard")
+    eyes = posed[model.region_mask("eyeball_left") | model.region_mask("eyeball_right")]
+    assert (brows.points[:, 0, 2] > eyes[:, 2].max() - 0.005).mean() > 0.95  # brows above the eyes
+    assert np.abs(lashes.points[:, 0, 2] - eyes[:, 2].mean()).max() < 0.03  # lashes at the lids
+    assert len(beard.points) > 1000 and beard.points[:, 0, 2].max() < eyes[:, 2].min()  # below the eyes
+    shaved = dataclasses.replace(scene, hair=dataclasses.replace(scene.hair, beard=False))
+    assert len(hair.face_strands(layout, posed, shaved, np.random.default_rng(0))[2].points) == 0
+
+
+def test_glasses_sit_in_front_of_the_eyes_with_a_fixed_topology(model):
+    layout = occluders.GlassesLayout(model)
+    scene = sample_scene(load_scene_config(), 4, 2)
+    posed = model.scene_vertices(scene)
+    a = occluders.glasses_mesh(layout, posed, dataclasses.replace(scene.occluders, glasses="clear"))
+    b = occluders.glasses_mesh(layout, posed, dataclasses.replace(scene.occluders, glasses="clear", lens_width_m=0.04,
+                                                                 roundness=1.0))
+    assert np.array_equal(a.frame_faces, b.frame_faces) and a.frame_vertices.shape == b.frame_vertices.shape
+    rot = occluders.fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])
+    for side in (0, 1):
+        eye = posed[layout.eyes[side]].mean(axis=0)
+        lens = a.lens_vertices[side * (occluders.RIM_POINTS + 1)]  # each lens fan starts at its centre
+        forward = (lens - eye) @ rot[:, 1]  # head frame +y is back: the lens is in front (negative)
+        assert -0.03 < forward < -0.015
