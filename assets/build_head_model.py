@@ -397,7 +397,9 @@ def main(argv=None):
     }
     _write_npz(OUT_NPZ, arrays)
     digest = hashlib.sha256(OUT_NPZ.read_bytes()).hexdigest()
-    manifest = {
+    # Other assets' entries (mouth_parts.npz, built from this head model) are kept.
+    manifest = json.loads(OUT_MANIFEST.read_text()) if OUT_MANIFEST.exists() else {}
+    manifest |= {
         "head_model.npz": {
             "sha256": digest,
             "bytes": OUT_NPZ.stat().st_size,

@@ -115,6 +115,15 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return n / (np.linalg.norm(n, axis=1, keepdims=True) + 1e-12)
 
 
+def fit_similarity(rest: np.ndarray, posed: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """``(s, R, t)`` with ``posed ~ s R rest + t`` (Umeyama): how a part that follows a set of
+    vertices (teeth with the jaw) moves and scales with them."""
+    rot = fit_rotation(rest, posed)
+    a, b = rest - rest.mean(axis=0), posed - posed.mean(axis=0)
+    s = float((b * (a @ rot.T)).sum() / (a ** 2).sum())
+    return s, rot, posed.mean(axis=0) - s * rest.mean(axis=0) @ rot.T
+
+
 def fit_rotation(rest: np.ndarray, posed: np.ndarray) -> np.ndarray:
     """The rotation taking ``rest`` (N, 3) points, centred, closest to ``posed`` ones (Kabsch):
     how a rigid part (an eye, the skull) turned."""

@@ -112,18 +112,14 @@ def glasses_mesh(layout: GlassesLayout, posed: np.ndarray, params) -> GlassesMes
     return GlassesMesh(np.vstack(frame_v), np.vstack(frame_f), np.vstack(lens_v), np.vstack(lens_f))
 
 
-def glasses_cover(mesh: GlassesMesh, params, camera, head_depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def glasses_cover(mesh: GlassesMesh, camera, head_depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where the glasses are in front of the head or background, by a z-buffer of their meshes
     (the raster backend's approximation, pixel centres only): ``(frame (H, W) bool, lens (H, W)
     bool)``."""
-    from facegen.generator.zbuffer import rasterize
+    from facegen.generator.zbuffer import in_front
 
-    out = []
-    for verts, faces in ((mesh.frame_vertices, mesh.frame_faces), (mesh.lens_vertices, mesh.lens_faces)):
-        uv, z = camera.project(verts)
-        zmap, _, _ = rasterize(uv, z, faces, camera.height, camera.width)
-        out.append(np.isfinite(zmap) & (zmap < head_depth))
-    frame, lens = out
+    frame, _ = in_front(mesh.frame_vertices, mesh.frame_faces, camera, head_depth)
+    lens, _ = in_front(mesh.lens_vertices, mesh.lens_faces, camera, head_depth)
     return frame, lens & ~frame
 
 

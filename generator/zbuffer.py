@@ -72,3 +72,13 @@ def rasterize(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, height: int,
         face_id[pix] = np.concatenate(f_all)[sel]
         bary[pix] = np.concatenate(b_all)[sel]
     return depth_map.reshape(height, width), face_id.reshape(height, width), bary.reshape(height, width, 3)
+
+
+def in_front(vertices: np.ndarray, faces: np.ndarray, camera, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a mesh (world ``vertices``, ``faces``) is nearer than ``depth`` ((H, W), camera z, inf
+    = empty) at the pixel centres seen by ``camera``: ``(mask (H, W) bool, face_id (H, W), -1 off
+    the mesh)``. The raster backend draws glasses and teeth with it over its image."""
+    uv, z = camera.project(vertices)
+    zmap, face_id, _ = rasterize(uv, z, faces, camera.height, camera.width)
+    mask = np.isfinite(zmap) & (zmap < depth)
+    return mask, np.where(mask, face_id, -1)

@@ -41,6 +41,7 @@ from facegen.generator import appearance, occluders
 from facegen.generator.backends import RenderResult
 from facegen.generator.backends.cycles_hair import HairSystems
 from facegen.generator.hair import HairLayout
+from facegen.generator.mouth_parts import MouthParts
 from facegen.generator.scene import NO_OCCLUDERS
 from facegen.generator.camera import face_centre
 from facegen.generator.config import HDRI_SUFFIXES
@@ -134,6 +135,7 @@ class Renderer:
         self._build_head()
         self._hair = HairSystems(sc, self.head, HairLayout(model))
         self._build_glasses()
+        self._build_mouth()
         self._build_eyes()
         self._build_world()
         self._lights = [self._new_light(i) for i in range(3)]
@@ -248,6 +250,34 @@ class Renderer:
             obj = bpy.data.objects.new(f"glasses_{part}", data)
             self.scene.collection.objects.link(obj)
             self._glasses[part] = (obj, bsdf, cover)
+
+    def _build_mouth(self) -> None:
+        """Teeth (enamel: light, a little translucent, glossy) and tongue (pink, translucent)
+        meshes of fixed topology (generator/mouth_parts.py), posed per sample."""
+        self._mouth = MouthParts(self.model)
+        self._mouth_objects = {}
+        for part, (verts, faces) in self._mouth.posed(self.model.vertices()).items():
+            data = bpy.data.meshes.new(part)
+            data.from_pydata(verts.tolist(), [], faces.tolist())
+            data.polygons.foreach_set("use_smooth", np.ones(len(faces), bool))
+            mat = bpy.data.materials.new(part)
+            bsdf = mat.node_tree.nodes["Principled BSDF"]
+            tongue = part == "tongue"
+            bsdf.inputs["Base Color"].default_value = (0.55, 0.16, 0.16, 1) if tongue else (0.8, 0.75, 0.62, 1)
+            bsdf.inputs["Roughness"].default_value = 0.4 if tongue else 0.25
+            bsdf.inputs["Subsurface Weight"].default_value = 0.5 if tongue else 0.2
+            bsdf.inputs["Subsurface Radius"].default_value = (1.0, 0.4, 0.2)
+            bsdf.inputs["Subsurface Scale"].default_value = 0.002
+            data.materials.append(mat)
+            obj = bpy.data.objects.new(part, data)
+            self.scene.collection.objects.link(obj)
+            self._mouth_objects[part] = obj
+
+    def _update_mouth(self, vertices: np.ndarray) -> None:
+        for part, (verts, _) in self._mouth.posed(vertices).items():
+            mesh = self._mouth_objects[part].data
+            mesh.vertices.foreach_set("co", verts.astype(np.float32).ravel())
+            mesh.update()
 
     def _update_glasses(self, scene, vertices: np.ndarray) -> None:
         params = scene.occluders
@@ -566,6 +596,7 @@ class Renderer:
         self._update_head(scene, vertices)
         self._hair.update(scene, vertices)
         self._update_glasses(scene, vertices)
+        self._update_mouth(vertices)
         self._update_eyes(scene, vertices)
         self._update_lights(scene, centre)
         self._update_background(scene)

@@ -66,6 +66,8 @@ from facegen.generator.backends import RenderResult  # noqa: E402
 from facegen.generator.camera import face_centre  # noqa: E402
 from facegen.generator.head_model import HeadModel, vertex_normals  # noqa: E402
 from facegen.generator import occluders  # noqa: E402
+from facegen.generator.mouth_parts import MouthParts  # noqa: E402
+from facegen.generator.zbuffer import in_front  # noqa: E402
 from facegen.generator.segmentation import CLASSES, face_classes, vertex_classes  # noqa: E402
 
 # Alpha code of class i (background: the clear alpha 0). Multisampling averages 4 samples where
@@ -81,6 +83,7 @@ _PURE = np.isin(np.arange(256), CODES[1:])  # alpha -> is an unmixed code
 WATTS_TO_INTENSITY, REFERENCE_IRRADIANCE, EXPOSURE_COMPRESSION = 0.04, 100.0, 0.5
 AMBIENT = {"sky": (0.30, 0.34, 0.42), "gradient": (0.36, 0.34, 0.32), "uniform": (0.35, 0.35, 0.35)}
 Z_NEAR, Z_FAR = 0.05, 20.0  # clip planes, metres
+MOUTH_PART_RGB = {"upper_teeth": (0.85, 0.82, 0.72), "lower_teeth": (0.85, 0.82, 0.72), "tongue": (0.7, 0.3, 0.3)}
 
 
 class Renderer:
@@ -126,6 +129,7 @@ class Renderer:
         self._cam_node = self.scene.add(pyrender.IntrinsicsCamera(1, 1, 0, 0, Z_NEAR, Z_FAR))
         self._gl = None  # pyrender.OffscreenRenderer of the last image size
         self._glasses_layout = occluders.GlassesLayout(model)
+        self._mouth = MouthParts(model)
 
     def _iris_vertices(self) -> tuple[np.ndarray, np.ndarray]:
         """``(V,)`` bool masks of eyeball vertices within 38 / 16 degrees of the rest gaze (-y)."""
@@ -207,16 +211,32 @@ class Renderer:
         hit = z > 0
         seg = self._decode(rgba[..., 3], hit) if segmentation else None
         head_depth = np.where(hit, z, np.inf).astype(np.float32)
-        rgb, cover = np.ascontiguousarray(rgba[..., :3]), None
+        rgb, cover = self._draw_mouth(np.ascontiguousarray(rgba[..., :3]), vertices, camera, head_depth), None
         if scene.occluders.glasses != "none":  # drawn over the image from their own z-buffer
             glasses = occluders.glasses_mesh(self._glasses_layout, vertices, scene.occluders)
-            frame, lens = occluders.glasses_cover(glasses, scene.occluders, camera, head_depth)
+            frame, lens = occluders.glasses_cover(glasses, camera, head_depth)
             rgb = occluders.composite_glasses(rgb, frame, lens, scene.occluders)
             hidden = occluders.occluding(scene.occluders, frame, lens)
             cover = np.where(hidden, 255, 0).astype(np.uint8)
             if seg is not None:
                 seg[hidden] = CLASSES.index("occluder")
         return RenderResult(rgb=rgb, segmentation=seg, depth=head_depth if depth else None, cover=cover)
+
+    def _draw_mouth(self, rgb: np.ndarray, vertices: np.ndarray, camera, head_depth: np.ndarray) -> np.ndarray:
+        """Teeth and tongue where they are nearer than the head (through the open mouth), from
+        their own z-buffer, shaded by how much each triangle faces the camera."""
+        out = rgb.astype(np.float32)
+        for part, (verts, faces) in self._mouth.posed(vertices).items():
+            mask, face_id = in_front(verts, faces, camera, head_depth)
+            if not mask.any():
+                continue
+            tri = verts[faces]
+            normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+            view = camera.position - tri.mean(axis=1)
+            facing = np.abs((normal * view).sum(1)) / (np.linalg.norm(normal, axis=1) * np.linalg.norm(view, axis=1) + 1e-12)
+            colour = np.array(MOUTH_PART_RGB[part], np.float32) * 255
+            out[mask] = colour * (0.35 + 0.65 * facing[face_id[mask]])[:, None]
+        return np.clip(out, 0, 255).astype(np.uint8)
 
     @staticmethod
     def _decode(alpha: np.ndarray, hit: np.ndarray) -> np.ndarray:

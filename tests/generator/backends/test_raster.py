@@ -220,3 +220,21 @@ def test_glasses_occlude_what_they_cover(renderer, model, kind):
     else:
         assert lm.visible[eyes].mean() > 0.8
     assert not lm.occluded[48:].any()  # the mouth is never under glasses
+
+
+def test_teeth_show_in_the_open_mouth(renderer, model, monkeypatch):
+    """With the jaw open the teeth are drawn through the mouth opening (brighter than the dark
+    mouth interior drawn without them), and nowhere outside the head's mouth region."""
+    scene = sample_scene(load_scene_config(), 5, 1)
+    scene = dataclasses.replace(scene, head_pose=HeadPose(0.0, 0.0, 0.0), gaze=Gaze(0.0, 0.0),
+                                expression=Expression((("jawOpen", 0.8),)),
+                                occluders=dataclasses.replace(scene.occluders, glasses="none"))
+    verts = model.scene_vertices(scene)
+    cam = scene_camera(model, scene, verts, 128, 128)
+    with_teeth = renderer.render(scene, verts, cam)
+    monkeypatch.setattr(renderer._mouth, "posed", lambda v: {})
+    without = renderer.render(scene, verts, cam)
+    changed = np.abs(with_teeth.rgb.astype(int) - without.rgb).sum(-1) > 30
+    assert changed.sum() > 20
+    assert np.isin(with_teeth.segmentation[changed], [CLASSES.index("mouth_interior"), CLASSES.index("lips")]).mean() > 0.9
+    assert with_teeth.rgb[changed].mean() > without.rgb[changed].mean() + 40
