@@ -9,13 +9,16 @@ inter-ocular NME (x 100) of the predictor's inner 51 points against our labels.
 
 Looks, rendered side by side in one run from the same scenes (sample i is the same identity,
 expression, pose and camera in both):
-- ``old``: no image-based light (``environment.hdri_probability: 0``) and no strand hair
-  (``strands.strand_probability: 0``): procedural world, disk lights, procedural or picture
-  backdrops, painted hair, as facegen rendered before both;
-- ``hdri``: the default scene without strand hair (what facegen rendered before strands);
+- ``old``: no image-based light (``environment.hdri_probability: 0``), no strand hair
+  (``strands.strand_probability: 0``) and no glasses (``occluders.glasses_probability: 0``):
+  procedural world, disk lights, procedural or picture backdrops, painted hair, as facegen
+  rendered before them (teeth, skin maps and the garment edge cannot be switched off: they are in
+  both looks);
+- ``hdri``: the default scene without strand hair and glasses;
 - ``new``: the default scene config.
 
     python bench/bench_realism.py --num 200 [--predictor shape_predictor_68_face_landmarks.dat]
+    python bench/bench_realism.py --num 24 --cost     # time per image, looks interleaved per scene
 
 The predictor file is in the ``face_recognition_models`` sdist (``pip download --no-deps
 --no-binary :all: face_recognition_models``; 100 MB): benches only, never shipped.
@@ -95,6 +98,29 @@ def render_look(cfg, args, model, spec):
     return images, labels, np.abs(yaws), (time.perf_counter() - t) / args.num
 
 
+def cost(args, looks, model) -> None:
+    """Seconds per image of each look, rendering scene i of every look before scene i + 1, so that
+    the machine's load drifts alike for all of them; the ratio of each to the first look."""
+    from facegen.generator.backends import make_renderer
+
+    names = args.looks.split(",")
+    renderer = make_renderer("cycles", model=model, samples=args.samples)
+    spent = dict.fromkeys(names, 0.0)
+    try:
+        for i in range(args.num):
+            for name in names:
+                scene = sample_scene(looks[name], args.seed, i)
+                verts = model.scene_vertices(scene)
+                cam = scene_camera(model, scene, verts, args.size, args.size)
+                t = time.perf_counter()
+                renderer.render(scene, verts, cam)  # what the writer asks for: segmentation and depth too
+                spent[name] += time.perf_counter() - t
+    finally:
+        renderer.close()
+    for name in names:
+        print(f"{name:5} {spent[name] / args.num:.2f} s/image, {spent[name] / spent[names[0]]:.2f}x {names[0]}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--num", type=int, default=200, help="renders per look (default 200)")
@@ -104,15 +130,20 @@ def main() -> None:
     ap.add_argument("--predictor", default=None, help="shape_predictor_68_face_landmarks.dat (optional)")
     ap.add_argument("--looks", default="old,new", help="comma-separated: old, hdri, new")
     ap.add_argument("--sheet", default=None, help="write a contact sheet of the first 16 renders of each look here")
+    ap.add_argument("--cost", action="store_true",
+                    help="only time the looks, interleaved per scene (old i, new i, old i+1, ...): the cost ratio")
     args = ap.parse_args()
     model = HeadModel.load()
     spec = load_spec("68", model)
     default = load_scene_config()
     no_hdri = dataclasses.replace(default.environment, hdri_probability=0.0)
     no_strands = dataclasses.replace(default.strands, strand_probability=0.0)
+    no_glasses = dataclasses.replace(default.occluders, glasses_probability=0.0)
     looks = {"new": default,
-             "hdri": dataclasses.replace(default, strands=no_strands),
-             "old": dataclasses.replace(default, environment=no_hdri, strands=no_strands)}
+             "hdri": dataclasses.replace(default, strands=no_strands, occluders=no_glasses),
+             "old": dataclasses.replace(default, environment=no_hdri, strands=no_strands, occluders=no_glasses)}
+    if args.cost:
+        return cost(args, looks, model)
     tiles = []
     print(f"{args.num} default scenes per look, seed {args.seed}, {args.size} px, {args.samples} spp + denoiser")
     print(f"{'look':5} {'|yaw|':>7} {'n':>4} {'detected':>9} {'median NME':>11}   s/image")

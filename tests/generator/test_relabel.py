@@ -110,3 +110,42 @@ def test_relabel_of_a_corrupt_shard_is_one_error_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"{bad}: corrupt shard" in err and "Traceback" not in err
     assert (out / sf.MANIFEST_NAME).read_bytes() == manifest  # nothing registered, nothing lost
+
+
+def test_schema_1_datasets_still_read_and_relabel(tmp_path, capsys):
+    """A dataset written before schema 2 (no `occlusion` map, no `occluded` flag) passes inspect,
+    reads with nothing occluded, loads, and relabel adds a schema 2 label set to it. The schema 1
+    dataset is made by stripping a fresh one the way facegen 1 wrote it."""
+    import dataclasses
+
+    import h5py
+
+    require_raster()
+    out = tmp_path / "ds"
+    assert render(out, num=3, shard_size=2) == 0
+    m = sf.read_manifest(out)
+    shards = []
+    for s in m.shards:
+        with h5py.File(out / s.file, "r+") as f:
+            del f["occlusion"], f["labels/ibug68/occluded"]
+            f.attrs["schema_version"] = 1
+        shards.append(dataclasses.replace(s, sha256=sf.sha256_file(out / s.file), bytes=(out / s.file).stat().st_size))
+    sf.write_manifest(out, dataclasses.replace(m, schema_version=1, shards=tuple(shards)))
+    assert main(["inspect", str(out)]) == 0
+    old = sf.read_labels(out / m.shards[0].file, "ibug68")
+    assert old["occluded"].shape == old["visible"].shape and not old["occluded"].any()
+    assert main(["relabel", str(out), "--spec", "68", "--name", "again"]) == 0
+    m = sf.read_manifest(out)
+    again = sf.read_labels(m.label_file(out, "again", m.shards[0].file), "again")
+    for k in sf.LABEL_FIELDS:
+        assert np.array_equal(old[k], again[k]), k
+    assert main(["inspect", str(out)]) == 0
+    # Damage still shows, checksum aside: a shard claiming schema 2 in a schema 1 dataset is refused.
+    bad = out / m.shards[1].file
+    with h5py.File(bad, "r+") as f:
+        f.attrs["schema_version"] = 2
+    entry = dataclasses.replace(m.shards[1], sha256=sf.sha256_file(bad), bytes=bad.stat().st_size)
+    sf.write_manifest(out, dataclasses.replace(m, shards=(m.shards[0], entry)))
+    capsys.readouterr()
+    assert main(["inspect", str(out)]) == 2
+    assert "schema_version 2, the manifest says 1" in capsys.readouterr().out
