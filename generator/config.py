@@ -18,6 +18,7 @@ import yaml
 
 from facegen.generator.distributions import ConfigError, Dist, parse_dist
 from facegen.generator.hair import BEARD_STYLES, STYLE_LENGTH_M
+from facegen.generator.occluders import ANCHORS, OBJECT_NAMES
 from facegen.user_input import field_range, finite, ranged, read_yaml
 
 # Every numeric field declares its valid range (``ranged(lo, hi)``, also in default_scene.yaml's
@@ -189,6 +190,11 @@ class OccludersConfig:
     frame_value: Dist = ranged(0, 1)  # frame brightness (black .. light)
     frame_saturation: Dist = ranged(0, 1)
     frame_hue: Dist = ranged(0, 1)
+    object_probability: float = ranged(0, 1)  # share of faces with an everyday object in front (assets/objects.npz)
+    object: Dist  # phone | coffee_cup | plastic_cup | comb | marker | headphones | baby_bottle
+    object_anchor: Dist  # mouth | chin | left_cheek | right_cheek | left_eye | right_eye | nose
+    object_offset_m: Dist = ranged(0.0, 0.3)  # from the face toward the camera
+    object_scale: Dist = ranged(0.5, 2)  # on the object's real size
 
 
 @dataclass(frozen=True)
@@ -222,7 +228,7 @@ _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probabi
                        "jaw_open_probability", "hard_side_light_probability", "scalp_hair_probability",
                        "beard_probability", "occluder_probability", "hdri_probability",
                        "background_visible_probability", "defocus_probability", "extra_lights_probability",
-                       "strand_probability", "glasses_probability", "sunglasses_probability"}
+                       "strand_probability", "glasses_probability", "sunglasses_probability", "object_probability"}
 # Equirectangular HDRIs shipped in the bpy wheel (bpy/5.0/datafiles/studiolights/world/*.exr: Poly Haven
 # maps, CC0, licence.txt beside them), 1024x512. The cycles backend finds them there.
 HDRI_NAMES = ("city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset")
@@ -238,6 +244,8 @@ CATEGORIES = {
     "EnvironmentConfig.hdri": (*HDRI_NAMES, "folder"),
     "StrandsConfig.style": tuple(STYLE_LENGTH_M),
     "StrandsConfig.beard_style": BEARD_STYLES[1:],
+    "OccludersConfig.object": OBJECT_NAMES,
+    "OccludersConfig.object_anchor": ANCHORS,
 }
 
 

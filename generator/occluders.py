@@ -1,5 +1,9 @@
-"""Glasses as plain numpy geometry on the posed head: frames (rims, bridge, temples) as tubes and
-lenses as flat caps, sized to the face; the backends turn them into meshes.
+"""Occluders as plain numpy geometry on the posed head; the backends turn them into meshes.
+
+Glasses: frames (rims, bridge, temples) as tubes and lenses as flat caps, sized to the face.
+Everyday objects (``assets/objects.npz``, CC0 Blend Swap models from Debian's
+sweethome3d-furniture, built by ``assets/build_objects.py``): one held in front of a part of the
+face (``ANCHORS``), ``object_offset_m`` toward the camera, turned and scaled as the scene says.
 
 Glasses sit in front of the eyes: each lens centre is the eyeball centre moved forward (along the
 head's facing direction) by ``LENS_OFFSET_M``; the temples run back at eye height to just above
@@ -10,12 +14,18 @@ the ears. Everything is a function of the posed vertices, the template and ``Gla
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 
 from facegen.generator.head_model import fit_rotation  # noqa: F401  (tests use occluders.fit_rotation)
 
 LENS_OFFSET_M = 0.024  # eyeball centre -> lens plane (12 mm eyeball radius + 12 mm vertex distance)
+OBJECT_NAMES = ("phone", "coffee_cup", "plastic_cup", "comb", "marker", "headphones", "baby_bottle")
+# Parts of the face an object is held in front of: template regions whose vertex mean (with an
+# x condition) is the point.
+ANCHORS = ("mouth", "chin", "left_cheek", "right_cheek", "left_eye", "right_eye", "nose")
 RIM_POINTS = 32  # points around each rim
 TUBE_SIDES = 6  # sides of each tube's cross-section
 TEMPLE_POINTS = 8
@@ -74,6 +84,52 @@ class GlassesLayout:
         ears = model.region_mask("ears")
         self.ears = [np.flatnonzero(ears & (rest[:, 0] * sign > 0)) for sign in (1.0, -1.0)]
         self.pose_set = np.flatnonzero(model.region_mask("scalp") | model.region_mask("face_skin"))
+        self.anchors = _anchor_vertices(model)
+
+
+def _anchor_vertices(model) -> dict[str, np.ndarray]:
+    """``ANCHORS`` name -> template vertex ids whose posed mean is that part of the face."""
+    v = model.vertices().astype(np.float64)
+    skin, lips = model.region_mask("face_skin"), model.region_mask("lips")
+    eye = {s: v[model.region_mask(f"eyeball_{s}")].mean(0) for s in ("left", "right")}
+    lip_z = v[lips, 2]
+    front = v[:, 1] < np.median(v[skin, 1])
+    out = {"mouth": np.flatnonzero(lips),
+           "chin": np.flatnonzero(skin & front & (v[:, 2] < lip_z.min() - 0.01) & (v[:, 2] > lip_z.min() - 0.04)
+                                  & (np.abs(v[:, 0]) < 0.02)),
+           "nose": np.array([int(np.argmin(np.where(skin, v[:, 1], np.inf)))])}
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        out[f"{side}_eye"] = np.flatnonzero(model.region_mask(f"eyeball_{side}"))
+        cheek = eye[side][[0, 2]] + np.array([sign * 0.01, -0.035])  # below and outside the eye, seen from the front
+        out[f"{side}_cheek"] = np.flatnonzero(skin & front & (np.linalg.norm(v[:, [0, 2]] - cheek, axis=1) < 0.012))
+    return out
+
+
+@lru_cache(maxsize=1)
+def load_objects() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``OBJECT_NAMES`` -> (vertices (V, 3) metres about the object's centre, triangles (T, 3),
+    sRGB colour per triangle (T, 3)) from ``assets/objects.npz``."""
+    with resources.files("facegen.assets").joinpath("objects.npz").open("rb") as fh:
+        d = np.load(fh)
+        return {n: (d[f"{n}_vertices"].astype(np.float64), d[f"{n}_faces"].astype(np.int64),
+                    d[f"{n}_colours"].astype(np.float64)) for n in OBJECT_NAMES}
+
+
+def object_transform(layout: GlassesLayout, posed: np.ndarray, params, camera_position: np.ndarray) -> np.ndarray:
+    """4x4 world matrix of the scene's object: scaled, turned by ``object_rotation_deg`` (yaw,
+    pitch, roll, as a head pose) in the head's frame, centred ``object_offset_m`` from its anchor
+    toward the camera."""
+    from facegen.generator.head_model import rotation_matrix
+
+    posed = np.asarray(posed, np.float64)
+    head = fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])
+    turn = rotation_matrix(*params.object_rotation_deg)
+    anchor = posed[layout.anchors[params.object_anchor]].mean(axis=0)
+    toward = np.asarray(camera_position, np.float64) - anchor
+    m = np.eye(4)
+    m[:3, :3] = head @ turn * params.object_scale
+    m[:3, 3] = anchor + params.object_offset_m * toward / np.linalg.norm(toward)
+    return m
 
 
 def glasses_mesh(layout: GlassesLayout, posed: np.ndarray, params) -> GlassesMesh:

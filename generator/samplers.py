@@ -218,7 +218,10 @@ def sample_occluders(cfg, rng: np.random.Generator) -> OccluderParams:
     hsv = (cfg.frame_hue.sample(rng), cfg.frame_saturation.sample(rng), cfg.frame_value.sample(rng))
     kind = "none" if draws[0] >= cfg.glasses_probability else (
         "sunglasses" if draws[1] < cfg.sunglasses_probability else "clear")
-    return OccluderParams(kind, *sizes, hsv)
+    held = rng.random() < cfg.object_probability
+    thing, anchor, offset = str(cfg.object.sample(rng)), str(cfg.object_anchor.sample(rng)), cfg.object_offset_m.sample(rng)
+    turn, scale = tuple(float(a) for a in rng.uniform(-180.0, 180.0, 3)), cfg.object_scale.sample(rng)
+    return OccluderParams(kind, *sizes, hsv, thing if held else "none", anchor, offset, turn, scale)
 
 
 def sample_skin_detail(cfg, rng: np.random.Generator) -> SkinDetailParams:

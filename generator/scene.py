@@ -160,9 +160,15 @@ class OccluderParams:
     spread_m: float
     drop_m: float
     frame_hsv: tuple[float, float, float]
+    object: str  # "none" or an everyday object of assets/objects.npz (occluders.OBJECT_NAMES)
+    object_anchor: str  # the part of the face it is held in front of (occluders.ANCHORS)
+    object_offset_m: float  # from the face toward the camera
+    object_rotation_deg: tuple[float, float, float]  # yaw, pitch, roll (as a head pose) in the head's frame
+    object_scale: float
 
 
-NO_OCCLUDERS = OccluderParams("none", 0.05, 0.035, 0.5, 0.002, 0.0, 0.0, (0.0, 0.0, 0.1))
+NO_OCCLUDERS = OccluderParams("none", 0.05, 0.035, 0.5, 0.002, 0.0, 0.0, (0.0, 0.0, 0.1), "none", "mouth", 0.05,
+                              (0.0, 0.0, 0.0), 1.0)
 
 
 @dataclass(frozen=True)

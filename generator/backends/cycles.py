@@ -136,6 +136,7 @@ class Renderer:
         self._hair = HairSystems(sc, self.head, HairLayout(model))
         self._build_glasses()
         self._build_mouth()
+        self._build_objects()
         self._build_eyes()
         self._build_world()
         self._lights = [self._new_light(i) for i in range(3)]
@@ -250,6 +251,40 @@ class Renderer:
             obj = bpy.data.objects.new(f"glasses_{part}", data)
             self.scene.collection.objects.link(obj)
             self._glasses[part] = (obj, bsdf, cover)
+
+    def _build_objects(self) -> None:
+        """One mesh per everyday object (assets/objects.npz), hidden but for the scene's; colour per
+        triangle (a face-corner colour attribute), slightly glossy; writes 1 to the ``occluder`` AOV."""
+        mat = bpy.data.materials.new("held_object")
+        tree = mat.node_tree
+        colour = tree.nodes.new("ShaderNodeAttribute")
+        colour.attribute_name = "colour"
+        bsdf = tree.nodes["Principled BSDF"]
+        tree.links.new(colour.outputs["Color"], bsdf.inputs["Base Color"])
+        bsdf.inputs["Roughness"].default_value = 0.35
+        cover = tree.nodes.new("ShaderNodeOutputAOV")
+        cover.aov_name = "occluder"
+        cover.inputs["Value"].default_value = 1.0
+        self._objects = {}
+        for name, (verts, faces, colours) in occluders.load_objects().items():
+            data = bpy.data.meshes.new(name)
+            data.from_pydata(verts.tolist(), [], faces.tolist())
+            corner = np.repeat(np.concatenate([appearance.linear(colours), np.ones((len(faces), 1))], axis=1), 3, axis=0)
+            data.color_attributes.new("colour", "FLOAT_COLOR", "CORNER").data.foreach_set(
+                "color", corner.astype(np.float32).ravel())
+            data.materials.append(mat)
+            obj = bpy.data.objects.new(name, data)
+            obj.hide_render = True
+            self.scene.collection.objects.link(obj)
+            self._objects[name] = obj
+
+    def _update_object(self, scene, vertices: np.ndarray, camera) -> None:
+        params = scene.occluders
+        for name, obj in self._objects.items():
+            obj.hide_render = name != params.object
+        if params.object != "none":
+            m = occluders.object_transform(self._glasses_layout, vertices, params, camera.position)
+            self._objects[params.object].matrix_world = m.T.tolist()
 
     def _build_mouth(self) -> None:
         """Teeth (enamel: light, a little translucent, glossy) and tongue (pink, translucent)
@@ -597,6 +632,7 @@ class Renderer:
         self._hair.update(scene, vertices)
         self._update_glasses(scene, vertices)
         self._update_mouth(vertices)
+        self._update_object(scene, vertices, camera)
         self._update_eyes(scene, vertices)
         self._update_lights(scene, centre)
         self._update_background(scene)

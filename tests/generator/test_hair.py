@@ -98,3 +98,24 @@ def test_glasses_sit_in_front_of_the_eyes_with_a_fixed_topology(model):
         lens = a.lens_vertices[side * (occluders.RIM_POINTS + 1)]  # each lens fan starts at its centre
         forward = (lens - eye) @ rot[:, 1]  # head frame +y is back: the lens is in front (negative)
         assert -0.03 < forward < -0.015
+
+
+def test_held_objects_have_real_sizes_and_sit_between_face_and_camera(model):
+    objects = occluders.load_objects()
+    assert set(objects) == set(occluders.OBJECT_NAMES)
+    for name, (v, f, c) in objects.items():
+        size = (v.max(0) - v.min(0)).max()
+        assert 0.05 < size < 0.25 and f.max() < len(v) and len(c) == len(f) and (0 <= c).all() and (c <= 1).all(), name
+    layout = occluders.GlassesLayout(model)
+    assert all(len(layout.anchors[a]) for a in occluders.ANCHORS)
+    scene = sample_scene(load_scene_config(), 4, 3)
+    posed = model.scene_vertices(scene)
+    camera = posed.mean(0) + np.array([0.0, -1.0, 0.1])
+    for anchor in occluders.ANCHORS:
+        params = dataclasses.replace(scene.occluders, object="phone", object_anchor=anchor, object_offset_m=0.06,
+                                     object_scale=1.0)
+        m = occluders.object_transform(layout, posed, params, camera)
+        at = posed[layout.anchors[anchor]].astype(np.float64).mean(0)
+        assert abs(np.linalg.norm(m[:3, 3] - at) - 0.06) < 1e-9  # 6 cm from its anchor...
+        assert np.linalg.norm(camera - m[:3, 3]) < np.linalg.norm(camera - at)  # ...toward the camera
+        np.testing.assert_allclose(m[:3, :3] @ m[:3, :3].T, np.eye(3), atol=1e-9)  # scale 1: a rotation

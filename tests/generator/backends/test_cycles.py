@@ -284,3 +284,20 @@ def test_the_garment_edge_is_where_the_segmentation_says(renderer, model):
     bare = (res.segmentation == CLASSES.index("neck")) & ~np.roll(cloth, 2, 0) & ~np.roll(cloth, -2, 0)
     assert inner.sum() > 100 and bare.sum() > 50
     assert np.median(green[inner]) > 40 and np.median(green[bare]) < 0
+
+
+def test_a_held_object_occludes_the_mouth(renderer, model):
+    """A phone 5 cm in front of the mouth, screen to the camera: the mouth points are occluded,
+    the eyes are not, and the phone's pixels are the occluder class."""
+    from facegen.generator.head_model import HeadPose
+
+    scene, _, _ = _sample(model, 3)
+    occ = dataclasses.replace(scene.occluders, object="phone", object_anchor="mouth", object_offset_m=0.05,
+                              object_rotation_deg=(0.0, 0.0, 90.0), object_scale=1.0)
+    scene = dataclasses.replace(scene, head_pose=HeadPose(0.0, 0.0, 0.0), occluders=occ)
+    verts = model.scene_vertices(scene)
+    cam = scene_camera(model, scene, verts, 96, 96)
+    res = renderer.render(scene, verts, cam)
+    lm = project_landmarks(load_spec("68", model), verts, model.faces, cam, depth_map=res.depth, cover=res.cover)
+    assert lm.occluded[48:68].mean() > 0.8 and not lm.occluded[36:48].any()
+    assert (res.segmentation == CLASSES.index("occluder")).sum() > 100

@@ -238,3 +238,20 @@ def test_teeth_show_in_the_open_mouth(renderer, model, monkeypatch):
     assert changed.sum() > 20
     assert np.isin(with_teeth.segmentation[changed], [CLASSES.index("mouth_interior"), CLASSES.index("lips")]).mean() > 0.9
     assert with_teeth.rgb[changed].mean() > without.rgb[changed].mean() + 40
+
+
+def test_a_held_object_occludes_the_landmarks_behind_it(renderer, model):
+    """A phone held 5 cm in front of the mouth, its screen toward the camera: the mouth landmarks
+    are occluded and the pixels are the occluder class and the cover."""
+    from facegen.generator.projection import load_spec, project_landmarks
+
+    scene = sample_scene(load_scene_config(), 5, 0)
+    occ = dataclasses.replace(scene.occluders, glasses="none", object="phone", object_anchor="mouth",
+                              object_offset_m=0.05, object_rotation_deg=(0.0, 0.0, 90.0), object_scale=1.0)
+    scene = dataclasses.replace(scene, head_pose=HeadPose(0.0, 0.0, 0.0), occluders=occ)
+    verts = model.scene_vertices(scene)
+    cam = scene_camera(model, scene, verts, 128, 128)
+    res = renderer.render(scene, verts, cam)
+    assert np.array_equal(res.cover >= 128, res.segmentation == CLASSES.index("occluder"))
+    lm = project_landmarks(load_spec("68", model), verts, model.faces, cam, depth_map=res.depth, cover=res.cover)
+    assert lm.occluded[48:68].mean() > 0.8 and not lm.occluded[36:48].any()
