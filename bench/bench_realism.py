@@ -10,11 +10,12 @@ inter-ocular NME (x 100) of the predictor's inner 51 points against our labels.
 Looks, rendered side by side in one run from the same scenes (sample i is the same identity,
 expression, pose and camera in both):
 - ``old``: no image-based light (``environment.hdri_probability: 0``), no strand hair
-  (``strands.strand_probability: 0``) and no glasses (``occluders.glasses_probability: 0``):
+  (``strands.strand_probability: 0``) and no occluders (``occluders.glasses_probability: 0``,
+  ``object_probability: 0``):
   procedural world, disk lights, procedural or picture backdrops, painted hair, as facegen
   rendered before them (teeth, skin maps and the garment edge cannot be switched off: they are in
   both looks);
-- ``hdri``: the default scene without strand hair and glasses;
+- ``hdri``: the default scene without strand hair and occluders;
 - ``new``: the default scene config.
 
     python bench/bench_realism.py --num 200 [--predictor shape_predictor_68_face_landmarks.dat]
@@ -138,7 +139,7 @@ def main() -> None:
     default = load_scene_config()
     no_hdri = dataclasses.replace(default.environment, hdri_probability=0.0)
     no_strands = dataclasses.replace(default.strands, strand_probability=0.0)
-    no_glasses = dataclasses.replace(default.occluders, glasses_probability=0.0)
+    no_glasses = dataclasses.replace(default.occluders, glasses_probability=0.0, object_probability=0.0)
     looks = {"new": default,
              "hdri": dataclasses.replace(default, strands=no_strands, occluders=no_glasses),
              "old": dataclasses.replace(default, environment=no_hdri, strands=no_strands, occluders=no_glasses)}
