@@ -1,15 +1,23 @@
 """The ``cycles`` backend: Blender Cycles path tracing through ``bpy==5.0.1`` (headless).
 
 The Blender scene is built once per Renderer (one per worker process) and updated per sample:
-vertex positions and per-vertex albedo of the head mesh, the two eye spheres, material values,
-lights, world, camera. Nothing is rebuilt per image, and the Blender datablocks are reused, so
-memory stays flat (bench/bench_cycles.py measures it).
+vertex positions and per-vertex albedo of the head mesh, the two eye spheres, teeth, tongue,
+glasses and the held object, material values, lights, world, camera. Only the hair curves are
+replaced per image (their old datablocks removed), so memory stays flat (bench/bench_cycles.py).
 
 - Head: the head-model mesh, smooth shaded. Skin is a Principled BSDF with random-walk
   subsurface scattering (skin's red/green/blue mean free paths), per-vertex albedo from
-  ``generator/appearance.py`` (tone, lips, cheeks, eyelids, brows, scalp hair), roughness and
-  specular from the scene, and procedural pores/wrinkles as bump. Scalp hair is a shaded hair
-  region (anisotropic, streaked), clothing a rough fabric.
+  ``generator/appearance.py`` (tone, lips, cheeks, eyelids, brows), roughness and specular from
+  the scene, procedural pores/wrinkles as bump, and (``skin_detail``) mottling, redness, freckle
+  and roughness maps in UV space. Clothing: fabric over the torso with a clean edge where the
+  smoothed ``cloth`` weight crosses 0.5, skin above it. Scenes without strands (``strands.style``
+  "") keep the painted scalp of earlier versions (anisotropic, streaked).
+- Hair: strand curves (``cycles_hair.py``: Blender's bundled hair node groups on numpy guides).
+- Teeth and tongue (``generator/mouth_parts.py``), glasses and a held object
+  (``generator/occluders.py``) as meshes posed per sample.
+- Cover: scalp strands, glasses frames, dark lenses and held objects write 1 to the ``hair`` /
+  ``occluder`` AOVs, saved by the compositor beside the frame: ``RenderResult.cover`` (what makes
+  landmarks ``occluded``) and the hair and occluder classes of the segmentation.
 - Eyes: a UV sphere per eye at the eyeball's centre and radius, turned with the eye (head pose
   and gaze), with a procedural sclera / iris / pupil and a glossy coat as cornea.
 - Light: an HDRI (``scene.environment``: a bundled CC0 map from the bpy wheel or one from the
@@ -22,7 +30,8 @@ memory stays flat (bench/bench_cycles.py measures it).
 
 Segmentation and depth come from a z-buffer of the same posed mesh and camera
 (``generator/zbuffer.rasterize``), so they agree with the landmarks by construction; only the
-eye spheres differ from the mesh eyeballs, by well under a millimetre.
+eye spheres differ from the mesh eyeballs, by well under a millimetre. Hair and occluder pixels
+of the segmentation come from the render's own cover.
 """
 
 from __future__ import annotations
