@@ -23,7 +23,6 @@ from facegen.generator.head_model import fit_rotation, vertex_normals
 # Hair styles and their length range (m, root to tip along the strand).
 STYLE_LENGTH_M = {"buzz": (0.004, 0.012), "short": (0.03, 0.07), "medium": (0.08, 0.16),
                   "long": (0.2, 0.4), "curly": (0.06, 0.2), "tied_back": (0.15, 0.3)}
-STYLES = ("bald", *STYLE_LENGTH_M)
 BEARD_STYLES = ("none", "stubble", "moustache", "goatee", "short", "full")
 GUIDE_POINTS = 12  # control points per scalp guide strand
 GUIDES = 320  # scalp guide strands (Blender interpolates the full head of hair between them)
@@ -49,7 +48,6 @@ class HairLayout:
     vertex masks where hair grows. ``scalp_weights(recession)`` is the scalp density mask."""
 
     def __init__(self, model):
-        self.model = model
         self.rest = model.vertices().astype(np.float64)
         self.faces = model.faces.astype(np.int64)
         region = {n: model.region_mask(n) for n in model.region_names}

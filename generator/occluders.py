@@ -19,7 +19,7 @@ from importlib import resources
 
 import numpy as np
 
-from facegen.generator.head_model import fit_rotation  # noqa: F401  (tests use occluders.fit_rotation)
+from facegen.generator.head_model import fit_rotation
 
 LENS_OFFSET_M = 0.024  # eyeball centre -> lens plane (12 mm eyeball radius + 12 mm vertex distance)
 OBJECT_NAMES = ("phone", "coffee_cup", "plastic_cup", "comb", "marker", "headphones", "baby_bottle")
@@ -74,8 +74,9 @@ def tube(path: np.ndarray, radius: float, closed: bool) -> tuple[np.ndarray, np.
     return verts.reshape(-1, 3), np.array(faces, np.int64)
 
 
-class GlassesLayout:
-    """What depends on the template only: the eye centres, the ear tops and the head's pose set."""
+class OccluderLayout:
+    """What depends on the template only, for glasses and held objects: the eyeballs, the ears,
+    the vertices that give the head's rotation, and the ``ANCHORS`` objects are held before."""
 
     def __init__(self, model):
         rest = model.vertices().astype(np.float64)
@@ -115,7 +116,7 @@ def load_objects() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
                     d[f"{n}_colours"].astype(np.float64)) for n in OBJECT_NAMES}
 
 
-def object_transform(layout: GlassesLayout, posed: np.ndarray, params, camera_position: np.ndarray) -> np.ndarray:
+def object_transform(layout: OccluderLayout, posed: np.ndarray, params, camera_position: np.ndarray) -> np.ndarray:
     """4x4 world matrix of the scene's object: scaled, turned by ``object_rotation_deg`` (yaw,
     pitch, roll, as a head pose) in the head's frame, centred ``object_offset_m`` from its anchor
     toward the camera."""
@@ -132,7 +133,7 @@ def object_transform(layout: GlassesLayout, posed: np.ndarray, params, camera_po
     return m
 
 
-def glasses_mesh(layout: GlassesLayout, posed: np.ndarray, params) -> GlassesMesh:
+def glasses_mesh(layout: OccluderLayout, posed: np.ndarray, params) -> GlassesMesh:
     """The glasses of ``params`` (``OccluderParams``) on the ``posed`` head."""
     posed = np.asarray(posed, np.float64)
     rot = fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])

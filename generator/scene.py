@@ -127,7 +127,7 @@ NO_ENVIRONMENT = EnvironmentParams("", "", 0.0, 0.0, 0.0, 6500.0, False, False, 
 class StrandParams:
     """Strand hair (Cycles; generator/hair.py). The colour is the ``hair`` section's."""
 
-    style: str  # "" (no strands: the painted hair of earlier versions), bald, or a hair.STYLES name
+    style: str  # "" (no strands: the painted hair of earlier versions), bald, or a style of hair.STYLE_LENGTH_M
     length_m: float  # scalp hair, root to tip
     density_per_cm2: float
     volume_m: float

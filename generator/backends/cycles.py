@@ -48,7 +48,7 @@ from PIL import Image
 
 from facegen.generator import appearance, occluders
 from facegen.generator.backends import RenderResult
-from facegen.generator.backends.cycles_hair import HairSystems
+from facegen.generator.backends.cycles_hair import HairSystems, aov_output
 from facegen.generator.hair import HairLayout
 from facegen.generator.mouth_parts import MouthParts
 from facegen.generator.scene import NO_OCCLUDERS
@@ -233,33 +233,35 @@ class Renderer:
             _clothing(tree, bsdf)
         return mat
 
+    def _mesh_object(self, name: str, verts: np.ndarray, faces: np.ndarray, material, smooth: bool = True):
+        """A new mesh object in the scene (glasses, teeth, tongue, held objects) with one material."""
+        data = bpy.data.meshes.new(name)
+        data.from_pydata(verts.tolist(), [], faces.tolist())
+        if smooth:
+            data.polygons.foreach_set("use_smooth", np.ones(len(faces), bool))
+        data.materials.append(material)
+        obj = bpy.data.objects.new(name, data)
+        self.scene.collection.objects.link(obj)
+        return obj
+
     def _build_glasses(self) -> None:
         """Frame and lens meshes of fixed topology (generator/occluders.py), moved per sample. The
         frame writes 1 to the ``occluder`` AOV; the lenses too when dark (sunglasses)."""
-        self._glasses_layout = occluders.GlassesLayout(self.model)
-        mesh = occluders.glasses_mesh(self._glasses_layout, self.model.vertices(), NO_OCCLUDERS)
+        self._occluder_layout = occluders.OccluderLayout(self.model)
+        mesh = occluders.glasses_mesh(self._occluder_layout, self.model.vertices(), NO_OCCLUDERS)
         self._glasses = {}
         for part, verts, faces in (("frame", mesh.frame_vertices, mesh.frame_faces),
                                    ("lens", mesh.lens_vertices, mesh.lens_faces)):
-            data = bpy.data.meshes.new(f"glasses_{part}")
-            data.from_pydata(verts.tolist(), [], faces.tolist())
-            data.polygons.foreach_set("use_smooth", np.ones(len(faces), bool))
             mat = bpy.data.materials.new(f"glasses_{part}")
-            tree = mat.node_tree
-            cover = tree.nodes.new("ShaderNodeOutputAOV")
-            cover.aov_name = "occluder"
-            cover.inputs["Value"].default_value = 1.0
-            bsdf = tree.nodes["Principled BSDF"]
+            cover = aov_output(mat.node_tree, "occluder")
+            bsdf = mat.node_tree.nodes["Principled BSDF"]
             if part == "lens":
                 bsdf.inputs["Transmission Weight"].default_value = 1.0
                 bsdf.inputs["Roughness"].default_value = 0.0
                 bsdf.inputs["IOR"].default_value = 1.5
             else:
                 bsdf.inputs["Roughness"].default_value = 0.3
-            data.materials.append(mat)
-            obj = bpy.data.objects.new(f"glasses_{part}", data)
-            self.scene.collection.objects.link(obj)
-            self._glasses[part] = (obj, bsdf, cover)
+            self._glasses[part] = (self._mesh_object(f"glasses_{part}", verts, faces, mat), bsdf, cover)
 
     def _build_objects(self) -> None:
         """One mesh per everyday object (assets/objects.npz), hidden but for the scene's; colour per
@@ -271,20 +273,14 @@ class Renderer:
         bsdf = tree.nodes["Principled BSDF"]
         tree.links.new(colour.outputs["Color"], bsdf.inputs["Base Color"])
         bsdf.inputs["Roughness"].default_value = 0.35
-        cover = tree.nodes.new("ShaderNodeOutputAOV")
-        cover.aov_name = "occluder"
-        cover.inputs["Value"].default_value = 1.0
+        aov_output(tree, "occluder")
         self._objects = {}
         for name, (verts, faces, colours) in occluders.load_objects().items():
-            data = bpy.data.meshes.new(name)
-            data.from_pydata(verts.tolist(), [], faces.tolist())
+            obj = self._mesh_object(name, verts, faces, mat, smooth=False)
             corner = np.repeat(np.concatenate([appearance.linear(colours), np.ones((len(faces), 1))], axis=1), 3, axis=0)
-            data.color_attributes.new("colour", "FLOAT_COLOR", "CORNER").data.foreach_set(
+            obj.data.color_attributes.new("colour", "FLOAT_COLOR", "CORNER").data.foreach_set(
                 "color", corner.astype(np.float32).ravel())
-            data.materials.append(mat)
-            obj = bpy.data.objects.new(name, data)
             obj.hide_render = True
-            self.scene.collection.objects.link(obj)
             self._objects[name] = obj
 
     def _update_object(self, scene, vertices: np.ndarray, camera) -> None:
@@ -292,7 +288,7 @@ class Renderer:
         for name, obj in self._objects.items():
             obj.hide_render = name != params.object
         if params.object != "none":
-            m = occluders.object_transform(self._glasses_layout, vertices, params, camera.position)
+            m = occluders.object_transform(self._occluder_layout, vertices, params, camera.position)
             self._objects[params.object].matrix_world = m.T.tolist()
 
     def _build_mouth(self) -> None:
@@ -301,9 +297,6 @@ class Renderer:
         self._mouth = MouthParts(self.model)
         self._mouth_objects = {}
         for part, (verts, faces) in self._mouth.posed(self.model.vertices()).items():
-            data = bpy.data.meshes.new(part)
-            data.from_pydata(verts.tolist(), [], faces.tolist())
-            data.polygons.foreach_set("use_smooth", np.ones(len(faces), bool))
             mat = bpy.data.materials.new(part)
             bsdf = mat.node_tree.nodes["Principled BSDF"]
             tongue = part == "tongue"
@@ -312,10 +305,7 @@ class Renderer:
             bsdf.inputs["Subsurface Weight"].default_value = 0.5 if tongue else 0.2
             bsdf.inputs["Subsurface Radius"].default_value = (1.0, 0.4, 0.2)
             bsdf.inputs["Subsurface Scale"].default_value = 0.002
-            data.materials.append(mat)
-            obj = bpy.data.objects.new(part, data)
-            self.scene.collection.objects.link(obj)
-            self._mouth_objects[part] = obj
+            self._mouth_objects[part] = self._mesh_object(part, verts, faces, mat)
 
     def _update_mouth(self, vertices: np.ndarray) -> None:
         for part, (verts, _) in self._mouth.posed(vertices).items():
@@ -329,7 +319,7 @@ class Renderer:
             obj.hide_render = params.glasses == "none"
         if params.glasses == "none":
             return
-        mesh = occluders.glasses_mesh(self._glasses_layout, vertices, params)
+        mesh = occluders.glasses_mesh(self._occluder_layout, vertices, params)
         for part, verts in (("frame", mesh.frame_vertices), ("lens", mesh.lens_vertices)):
             obj, bsdf, cover = self._glasses[part]
             obj.data.vertices.foreach_set("co", verts.astype(np.float32).ravel())
@@ -492,15 +482,16 @@ class Renderer:
             skin[node].inputs["To Min"].default_value, skin[node].inputs["To Max"].default_value = lo, hi
         skin["skin_mapping"].inputs["Location"].default_value = detail.offset
         bsdf = skin["Principled BSDF"]
+        sss_scale = max(SKIN_MFP_MM) * 1e-3 * scene.skin.subsurface_scale  # skin here and on the bare torso
         bsdf.inputs["Specular IOR Level"].default_value = scene.skin.specular
-        bsdf.inputs["Subsurface Scale"].default_value = max(SKIN_MFP_MM) * 1e-3 * scene.skin.subsurface_scale
+        bsdf.inputs["Subsurface Scale"].default_value = sss_scale
         skin["Bump"].inputs["Strength"].default_value = scene.skin.bump_strength
         cloth = bpy.data.materials["clothing"].node_tree.nodes
         cloth["fabric"].inputs["Base Color"].default_value = (*appearance.linear(appearance.hsv_rgb(scene.clothing.hsv)), 1)
         bare = cloth["bare_skin"]
         bare.inputs["Base Color"].default_value = (*appearance.linear(appearance.skin_rgb(scene.skin.tone)), 1)
         bare.inputs["Roughness"].default_value = scene.skin.roughness
-        bare.inputs["Subsurface Scale"].default_value = max(SKIN_MFP_MM) * 1e-3 * scene.skin.subsurface_scale
+        bare.inputs["Subsurface Scale"].default_value = sss_scale
 
     def _update_eyes(self, scene, vertices: np.ndarray) -> None:
         to_local = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # sphere -z looks toward -y

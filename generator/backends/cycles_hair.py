@@ -46,6 +46,15 @@ def _socket(group, name: str) -> str:
     raise KeyError(f"{group.name} has no input {name!r}")
 
 
+def aov_output(tree, aov: str):
+    """An AOV Output node in material ``tree`` writing 1 to value AOV ``aov`` (the backend's cover
+    passes); its ``Value`` input can be changed per sample."""
+    node = tree.nodes.new("ShaderNodeOutputAOV")
+    node.aov_name = aov
+    node.inputs["Value"].default_value = 1.0
+    return node
+
+
 def hair_material(name: str, aov: str | None):
     mat = bpy.data.materials.new(name)
     tree = mat.node_tree
@@ -55,9 +64,7 @@ def hair_material(name: str, aov: str | None):
     out = tree.nodes.new("ShaderNodeOutputMaterial")
     tree.links.new(bsdf.outputs[0], out.inputs["Surface"])
     if aov:
-        cover = tree.nodes.new("ShaderNodeOutputAOV")
-        cover.aov_name = aov
-        cover.inputs["Value"].default_value = 1.0
+        aov_output(tree, aov)
     return mat
 
 

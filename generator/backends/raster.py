@@ -136,7 +136,7 @@ class Renderer:
         self._lights = [self.scene.add(pyrender.PointLight(intensity=0.0)) for _ in range(max_lights)]
         self._cam_node = self.scene.add(pyrender.IntrinsicsCamera(1, 1, 0, 0, Z_NEAR, Z_FAR))
         self._gl = None  # pyrender.OffscreenRenderer of the last image size
-        self._glasses_layout = occluders.GlassesLayout(model)
+        self._occluder_layout = occluders.OccluderLayout(model)
         self._mouth = MouthParts(model)
 
     def _iris_vertices(self) -> tuple[np.ndarray, np.ndarray]:
@@ -226,7 +226,7 @@ class Renderer:
             if seg is not None:
                 seg[held] = CLASSES.index("occluder")
         if scene.occluders.glasses != "none":  # drawn over the image from their own z-buffer
-            glasses = occluders.glasses_mesh(self._glasses_layout, vertices, scene.occluders)
+            glasses = occluders.glasses_mesh(self._occluder_layout, vertices, scene.occluders)
             frame, lens = occluders.glasses_cover(glasses, camera, head_depth)
             rgb = occluders.composite_glasses(rgb, frame, lens, scene.occluders)
             hidden = occluders.occluding(scene.occluders, frame, lens)
@@ -239,7 +239,7 @@ class Renderer:
         """The scene's held object in front of the head, its triangle colours shaded by facing;
         returns the image and where the object is (its cover)."""
         verts, faces, colours = occluders.load_objects()[scene.occluders.object]
-        m = occluders.object_transform(self._glasses_layout, vertices, scene.occluders, camera.position)
+        m = occluders.object_transform(self._occluder_layout, vertices, scene.occluders, camera.position)
         world = verts @ m[:3, :3].T + m[:3, 3]
         mask, face_id = in_front(world, faces, camera, head_depth)
         out = rgb.astype(np.float32)

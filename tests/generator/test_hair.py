@@ -9,7 +9,7 @@ import pytest
 
 from facegen.generator import hair, occluders
 from facegen.generator.config import load_scene_config
-from facegen.generator.head_model import HeadPose, vertex_normals
+from facegen.generator.head_model import HeadPose, fit_rotation, vertex_normals
 from facegen.generator.samplers import sample_scene
 
 
@@ -85,14 +85,14 @@ def test_face_strands_grow_where_the_face_has_hair(layout, model):
 
 
 def test_glasses_sit_in_front_of_the_eyes_with_a_fixed_topology(model):
-    layout = occluders.GlassesLayout(model)
+    layout = occluders.OccluderLayout(model)
     scene = sample_scene(load_scene_config(), 4, 2)
     posed = model.scene_vertices(scene)
     a = occluders.glasses_mesh(layout, posed, dataclasses.replace(scene.occluders, glasses="clear"))
     b = occluders.glasses_mesh(layout, posed, dataclasses.replace(scene.occluders, glasses="clear", lens_width_m=0.04,
                                                                  roundness=1.0))
     assert np.array_equal(a.frame_faces, b.frame_faces) and a.frame_vertices.shape == b.frame_vertices.shape
-    rot = occluders.fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])
+    rot = fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])
     for side in (0, 1):
         eye = posed[layout.eyes[side]].mean(axis=0)
         lens = a.lens_vertices[side * (occluders.RIM_POINTS + 1)]  # each lens fan starts at its centre
@@ -106,7 +106,7 @@ def test_held_objects_have_real_sizes_and_sit_between_face_and_camera(model):
     for name, (v, f, c) in objects.items():
         size = (v.max(0) - v.min(0)).max()
         assert 0.05 < size < 0.25 and f.max() < len(v) and len(c) == len(f) and (0 <= c).all() and (c <= 1).all(), name
-    layout = occluders.GlassesLayout(model)
+    layout = occluders.OccluderLayout(model)
     assert all(len(layout.anchors[a]) for a in occluders.ANCHORS)
     scene = sample_scene(load_scene_config(), 4, 3)
     posed = model.scene_vertices(scene)
