@@ -11,7 +11,7 @@ Looks, rendered side by side in one run from the same scenes (sample i is the sa
 expression, pose and camera in both):
 - ``old``: no image-based light (``environment.hdri_probability: 0``), no strand hair
   (``strands.strand_probability: 0``) and no occluders (``occluders.glasses_probability: 0``,
-  ``object_probability: 0``):
+  ``object_probability: 0``, ``hands.hand_probability: 0``):
   procedural world, disk lights, procedural or picture backdrops, painted hair, as facegen
   rendered before them (teeth, skin maps and the garment edge cannot be switched off: they are in
   both looks);
@@ -140,9 +140,11 @@ def main() -> None:
     no_hdri = dataclasses.replace(default.environment, hdri_probability=0.0)
     no_strands = dataclasses.replace(default.strands, strand_probability=0.0)
     no_glasses = dataclasses.replace(default.occluders, glasses_probability=0.0, object_probability=0.0)
+    no_hands = dataclasses.replace(default.hands, hand_probability=0.0)
     looks = {"new": default,
-             "hdri": dataclasses.replace(default, strands=no_strands, occluders=no_glasses),
-             "old": dataclasses.replace(default, environment=no_hdri, strands=no_strands, occluders=no_glasses)}
+             "hdri": dataclasses.replace(default, strands=no_strands, occluders=no_glasses, hands=no_hands),
+             "old": dataclasses.replace(default, environment=no_hdri, strands=no_strands, occluders=no_glasses,
+                                        hands=no_hands)}
     if args.cost:
         return cost(args, looks, model)
     tiles = []

@@ -18,7 +18,7 @@ import yaml
 
 from facegen.generator.distributions import ConfigError, Dist, parse_dist
 from facegen.generator.hair import BEARD_STYLES, STYLE_LENGTH_M
-from facegen.generator.occluders import ANCHORS, OBJECT_NAMES
+from facegen.generator.occluders import ANCHORS, HAND_POSES, OBJECT_NAMES
 from facegen.user_input import field_range, finite, ranged, read_yaml
 
 # Every numeric field declares its valid range (``ranged(lo, hi)``, also in default_scene.yaml's
@@ -206,6 +206,20 @@ class SkinDetailConfig:
 
 
 @dataclass(frozen=True)
+class HandsConfig:
+    hand_probability: float = ranged(0, 1)  # share of faces with a hand held up to them (Cycles and raster)
+    left_probability: float = ranged(0, 1)  # share of those hands that are the subject's left
+    pose: Dist  # open | relaxed | cupped | fist | point
+    anchor: Dist  # mouth | chin | left_cheek | right_cheek | left_eye | right_eye | nose
+    offset_m: Dist = ranged(0.0, 0.3)  # gap from the anchor to the hand's face side
+    slide_m: Dist = ranged(-0.1, 0.1)  # palm centre sideways and up from the anchor (two draws)
+    roll_deg: Dist = ranged(-180, 180)  # 0 fingers up .. 90 across the face
+    turn_deg: Dist = ranged(-90, 90)  # palm turned about the fingers
+    tilt_deg: Dist = ranged(-90, 90)  # fingertips leaned toward the camera
+    scale: Dist = ranged(0.5, 1.5)  # on an adult hand
+
+
+@dataclass(frozen=True)
 class SceneConfig:
     identity: IdentityConfig
     expression: ExpressionConfig
@@ -222,13 +236,15 @@ class SceneConfig:
     strands: StrandsConfig
     occluders: OccludersConfig
     skin_detail: SkinDetailConfig
+    hands: HandsConfig
 
 
 _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probability", "smile_probability",
                        "jaw_open_probability", "hard_side_light_probability", "scalp_hair_probability",
                        "beard_probability", "occluder_probability", "hdri_probability",
                        "background_visible_probability", "defocus_probability", "extra_lights_probability",
-                       "strand_probability", "glasses_probability", "sunglasses_probability", "object_probability"}
+                       "strand_probability", "glasses_probability", "sunglasses_probability", "object_probability",
+                       "hand_probability", "left_probability"}
 # Equirectangular HDRIs shipped in the bpy wheel (bpy/5.0/datafiles/studiolights/world/*.exr: Poly Haven
 # maps, CC0, licence.txt beside them), 1024x512. The cycles backend finds them there.
 HDRI_NAMES = ("city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset")
@@ -246,6 +262,8 @@ CATEGORIES = {
     "StrandsConfig.beard_style": BEARD_STYLES[1:],
     "OccludersConfig.object": OBJECT_NAMES,
     "OccludersConfig.object_anchor": ANCHORS,
+    "HandsConfig.pose": HAND_POSES,
+    "HandsConfig.anchor": ANCHORS,
 }
 
 

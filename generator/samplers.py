@@ -13,7 +13,7 @@ from facegen.generator.config import SceneConfig
 from facegen.generator.hair import STYLE_LENGTH_M
 from facegen.generator.head_model import Expression, Gaze, HeadPose
 from facegen.generator.scene import (BackgroundParams, CameraParams, ClothingParams, EnvironmentParams, EyeParams,
-                                     HairParams, IdentityParams, LightingParams, LightParams, NO_ENVIRONMENT, NO_STRANDS, OccluderParams, SceneParams,
+                                     HairParams, HandParams, IdentityParams, LightingParams, LightParams, NO_ENVIRONMENT, NO_STRANDS, OccluderParams, SceneParams,
                                      SkinDetailParams, SkinParams, StrandParams)
 
 # Number of identity components of the shipped head model (assets/MANIFEST.json).
@@ -21,7 +21,7 @@ IDENTITY_COMPONENTS = 80
 NOMINAL_HEAD_HEIGHT_M = 0.25
 # New sections go at the end: a section's generator depends only on its position here.
 SECTIONS = ("identity", "expression", "gaze", "head_pose", "camera", "lighting", "skin", "eyes", "hair",
-            "background", "clothing", "environment", "strands", "occluders", "skin_detail")
+            "background", "clothing", "environment", "strands", "occluders", "skin_detail", "hands")
 # Skin tone centre of each ancestry (0 very light .. 1 very dark).
 ANCESTRY_TONE = {"african": 0.8, "asian": 0.35, "caucasian": 0.15}
 # Face units left to the gaze (they move the lids with the eyes) and pairs handled explicitly.
@@ -229,6 +229,16 @@ def sample_skin_detail(cfg, rng: np.random.Generator) -> SkinDetailParams:
     return SkinDetailParams(*values, tuple(float(x) for x in rng.uniform(0.0, 100.0, 3)))
 
 
+def sample_hands(cfg, rng: np.random.Generator) -> HandParams:
+    """A hand held up to the face, or none; every draw is made whatever the outcome."""
+    held, left = rng.random(2)
+    pose, anchor = str(cfg.pose.sample(rng)), str(cfg.anchor.sample(rng))
+    offset, slide = cfg.offset_m.sample(rng), (cfg.slide_m.sample(rng), cfg.slide_m.sample(rng))
+    roll, turn, tilt, scale = (d.sample(rng) for d in (cfg.roll_deg, cfg.turn_deg, cfg.tilt_deg, cfg.scale))
+    hand = "none" if held >= cfg.hand_probability else ("left" if left < cfg.left_probability else "right")
+    return HandParams(hand, pose, anchor, offset, slide, roll, turn, tilt, scale)
+
+
 def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     """All parameters of sample ``index`` of the dataset with ``seed``: a pure function."""
     rngs = scene_rngs(seed, index)
@@ -258,4 +268,5 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
         strands=sample_strands(cfg.strands, hair, rngs["strands"]),
         occluders=sample_occluders(cfg.occluders, rngs["occluders"]),
         skin_detail=sample_skin_detail(cfg.skin_detail, rngs["skin_detail"]),
+        hands=sample_hands(cfg.hands, rngs["hands"]),
     )

@@ -186,6 +186,24 @@ NO_SKIN_DETAIL = SkinDetailParams(0.0, 0.0, 0.0, 0.0, (0.0, 0.0, 0.0))
 
 
 @dataclass(frozen=True)
+class HandParams:
+    """A hand and forearm held up to the face (generator/occluders.py, assets/hands.npz)."""
+
+    hand: str  # none | left | right (the subject's)
+    pose: str  # occluders.HAND_POSES
+    anchor: str  # the part of the face the palm is in front of (occluders.ANCHORS)
+    offset_m: float  # gap from the anchor to the hand's face side, along the head's facing direction
+    slide_m: tuple[float, float]  # palm centre moved sideways (toward the subject's left) and up, head frame
+    roll_deg: float  # fingers from pointing up (0) toward the face's other side (90: across the face)
+    turn_deg: float  # the palm turned about the fingers' direction (0: facing the face)
+    tilt_deg: float  # the fingertips leaned toward the camera (+) or the face (-)
+    scale: float  # on the adult hand of assets/hands.npz
+
+
+NO_HANDS = HandParams("none", "open", "mouth", 0.05, (0.0, 0.0), 0.0, 0.0, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
 class SceneParams:
     seed: int  # dataset seed
     index: int  # sample index within the dataset
@@ -204,6 +222,7 @@ class SceneParams:
     strands: StrandParams = NO_STRANDS  # as environment
     occluders: OccluderParams = NO_OCCLUDERS  # as environment
     skin_detail: SkinDetailParams = NO_SKIN_DETAIL  # as environment
+    hands: HandParams = NO_HANDS  # as environment
 
     def to_dict(self) -> dict:
         """Plain JSON-able data (tuples become lists)."""

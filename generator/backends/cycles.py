@@ -146,6 +146,7 @@ class Renderer:
         self._build_glasses()
         self._build_mouth()
         self._build_objects()
+        self._build_hands()
         self._build_eyes()
         self._build_world()
         self._lights = [self._new_light(i) for i in range(3)]
@@ -217,6 +218,9 @@ class Renderer:
             tree.links.new(noise.outputs["Fac"], bump.inputs["Height"])
             tree.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
             _skin_detail(tree, albedo.outputs["Color"], bsdf)
+            cover = tree.nodes.new("ShaderNodeAttribute")  # 1 on the hands (an occluder), absent on the head
+            cover.attribute_name = "occluder"
+            tree.links.new(cover.outputs["Fac"], aov_output(tree, "occluder").inputs["Value"])
         elif name == "hair":
             wave = _node(tree, "ShaderNodeTexWave", Scale=180.0, Distortion=6.0, Detail=6.0)
             tree.links.new(coords.outputs["Object"], wave.inputs["Vector"])
@@ -290,6 +294,35 @@ class Renderer:
         if params.object != "none":
             m = occluders.object_transform(self._occluder_layout, vertices, params, camera.position)
             self._objects[params.object].matrix_world = m.T.tolist()
+
+    def _build_hands(self) -> None:
+        """A right and a left forearm and hand (assets/hands.npz; the left mirrored, so wound the
+        other way), hidden but for the scene's. They wear the face's skin material, its maps in
+        the same UV atlas; their ``occluder`` attribute (1) makes it write the occluder AOV."""
+        poses, faces, face_uvs = occluders.load_hands()
+        self._hands = {}
+        for side, tris in (("right", faces), ("left", faces[:, ::-1])):
+            obj = self._mesh_object(f"hand_{side}", poses["open"], tris, bpy.data.materials["skin"])
+            corner_uv = face_uvs if side == "right" else face_uvs[:, ::-1]
+            obj.data.uv_layers.new(name="uv").data.foreach_set("uv", corner_uv.reshape(-1).astype(np.float32))
+            obj.data.attributes.new("occluder", "FLOAT", "POINT").data.foreach_set(
+                "value", np.ones(len(poses["open"]), np.float32))
+            obj.data.color_attributes.new("albedo", "FLOAT_COLOR", "POINT")
+            obj.hide_render = True
+            self._hands[side] = obj
+
+    def _update_hands(self, scene, vertices: np.ndarray) -> None:
+        params = scene.hands
+        for side, obj in self._hands.items():
+            obj.hide_render = side != params.hand
+        if params.hand == "none":
+            return
+        verts, _ = occluders.hand_mesh(self._occluder_layout, vertices, params)
+        mesh = self._hands[params.hand].data
+        mesh.vertices.foreach_set("co", verts.astype(np.float32).ravel())
+        rgba = np.append(appearance.linear(appearance.skin_rgb(scene.skin.tone)), 1.0)
+        mesh.color_attributes["albedo"].data.foreach_set("color", np.tile(rgba, len(verts)).astype(np.float32))
+        mesh.update()
 
     def _build_mouth(self) -> None:
         """Teeth (enamel: light, a little translucent, glossy) and tongue (pink, translucent)
@@ -633,6 +666,7 @@ class Renderer:
         self._update_glasses(scene, vertices)
         self._update_mouth(vertices)
         self._update_object(scene, vertices, camera)
+        self._update_hands(scene, vertices)
         self._update_eyes(scene, vertices)
         self._update_lights(scene, centre)
         self._update_background(scene)

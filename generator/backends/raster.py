@@ -220,9 +220,9 @@ class Renderer:
         seg = self._decode(rgba[..., 3], hit) if segmentation else None
         head_depth = np.where(hit, z, np.inf).astype(np.float32)
         rgb, cover = self._draw_mouth(np.ascontiguousarray(rgba[..., :3]), vertices, camera, head_depth), None
-        if scene.occluders.object != "none":  # drawn over the image from its own z-buffer
-            rgb, held = self._draw_object(rgb, scene, vertices, camera, head_depth)
-            cover = np.where(held, 255, 0).astype(np.uint8)
+        for world, faces, colours in self._held(scene, vertices, camera):  # each over the image from its own z-buffer
+            rgb, held = self._draw_in_front(rgb, world, faces, colours, camera, head_depth)
+            cover = np.maximum(cover if cover is not None else 0, np.where(held, 255, 0)).astype(np.uint8)
             if seg is not None:
                 seg[held] = CLASSES.index("occluder")
         if scene.occluders.glasses != "none":  # drawn over the image from their own z-buffer
@@ -235,12 +235,22 @@ class Renderer:
                 seg[hidden] = CLASSES.index("occluder")
         return RenderResult(rgb=rgb, segmentation=seg, depth=head_depth if depth else None, cover=cover)
 
-    def _draw_object(self, rgb, scene, vertices, camera, head_depth) -> tuple[np.ndarray, np.ndarray]:
-        """The scene's held object in front of the head, its triangle colours shaded by facing;
-        returns the image and where the object is (its cover)."""
-        verts, faces, colours = occluders.load_objects()[scene.occluders.object]
-        m = occluders.object_transform(self._occluder_layout, vertices, scene.occluders, camera.position)
-        world = verts @ m[:3, :3].T + m[:3, 3]
+    def _held(self, scene, vertices, camera) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The scene's held object and hand as (world vertices, triangles, sRGB per triangle)."""
+        out = []
+        if scene.occluders.object != "none":
+            verts, faces, colours = occluders.load_objects()[scene.occluders.object]
+            m = occluders.object_transform(self._occluder_layout, vertices, scene.occluders, camera.position)
+            out.append((verts @ m[:3, :3].T + m[:3, 3], faces, colours))
+        if scene.hands.hand != "none":
+            verts, faces = occluders.hand_mesh(self._occluder_layout, vertices, scene.hands)
+            out.append((verts, faces, np.tile(appearance.skin_rgb(scene.skin.tone), (len(faces), 1))))
+        return out
+
+    @staticmethod
+    def _draw_in_front(rgb, world, faces, colours, camera, head_depth) -> tuple[np.ndarray, np.ndarray]:
+        """A mesh where it is in front of the head, its triangle colours shaded by facing; returns
+        the image and where the mesh is drawn (its cover)."""
         mask, face_id = in_front(world, faces, camera, head_depth)
         out = rgb.astype(np.float32)
         if mask.any():

@@ -14,7 +14,7 @@ import pytest
 ASSETS = resources.files("facegen.assets")
 
 
-@pytest.mark.parametrize("name", ["head_model.npz", "mouth_parts.npz", "objects.npz"])
+@pytest.mark.parametrize("name", ["head_model.npz", "mouth_parts.npz", "objects.npz", "hands.npz"])
 def test_manifest_checksum_matches_file(name):
     manifest = json.loads(ASSETS.joinpath("MANIFEST.json").read_text())
     entry = manifest[name]

@@ -119,3 +119,53 @@ def test_held_objects_have_real_sizes_and_sit_between_face_and_camera(model):
         assert abs(np.linalg.norm(m[:3, 3] - at) - 0.06) < 1e-9  # 6 cm from its anchor...
         assert np.linalg.norm(camera - m[:3, 3]) < np.linalg.norm(camera - at)  # ...toward the camera
         np.testing.assert_allclose(m[:3, :3] @ m[:3, :3].T, np.eye(3), atol=1e-9)  # scale 1: a rotation
+
+
+def test_hands_face_the_face_in_front_of_their_anchor(model):
+    """The palm's near side is ``offset_m`` in front of the anchor along the head's facing
+    direction, whatever the head pose and pose of the fingers; fingers point up at roll 0 and
+    across the face, away from the hand's side, at roll 90; the left hand is the right one
+    mirrored (the same size, thumb on the other side, triangles wound the other way)."""
+    from importlib import resources
+
+    from facegen.generator.scene import HandParams
+
+    poses, faces, uvs = occluders.load_hands()
+    assert set(poses) == set(occluders.HAND_POSES) and uvs.shape == (len(faces), 3, 2)
+    open_hand = poses["open"]
+    wrist_to_tip = open_hand[:, 1].max() - np.load(resources.files("facegen.assets") / "hands.npz")["wrist"][1]
+    assert 0.16 < wrist_to_tip < 0.22  # an adult hand: wrist crease to middle fingertip ~19 cm
+    reach = {p: v[:, 1].max() for p, v in poses.items()}
+    assert reach["fist"] < reach["cupped"] < reach["open"] and reach["point"] > reach["fist"] + 0.04
+    layout = occluders.OccluderLayout(model)
+    for yaw in (0.0, 35.0):
+        scene = dataclasses.replace(sample_scene(load_scene_config(), 4, 5), head_pose=HeadPose(yaw, 10.0, 5.0))
+        posed = model.scene_vertices(scene)
+        rot = fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])  # columns: left, back, up
+        anchor = posed[layout.anchors["mouth"]].mean(0)
+        for pose in occluders.HAND_POSES:
+            params = HandParams("right", pose, "mouth", 0.03, (0.0, 0.0), 0.0, 0.0, 0.0, 1.0)
+            v, f = occluders.hand_mesh(layout, posed, params)
+            local = (v - anchor) @ rot
+            assert abs(local[:, 1].max() + 0.03) < 1e-6, pose  # the near side 3 cm in front
+            assert np.array_equal(f, faces)
+        up = occluders.hand_mesh(layout, posed, HandParams("right", "point", "mouth", 0.03, (0.0, 0.0), 0.0, 0.0,
+                                                          0.0, 1.0))[0]
+        tip = (up[np.argmax((up - anchor) @ rot[:, 2])] - anchor) @ rot
+        assert tip[2] > 0.08 and abs(tip[0]) < 0.05  # the index finger points up
+        for side, sign in (("right", 1.0), ("left", -1.0)):
+            v, f = occluders.hand_mesh(layout, posed, HandParams(side, "point", "mouth", 0.03, (0.0, 0.0), 90.0,
+                                                                0.0, 0.0, 1.0))
+            local = (v - anchor) @ rot
+            tip = local[np.argmax(sign * local[:, 0])]
+            assert sign * tip[0] > 0.08 and abs(tip[2]) < 0.04, side  # across the face, toward the other side
+            elbow = local[np.argmin(sign * local[:, 0])]
+            assert sign * elbow[0] < -0.2, side  # the forearm comes from the hand's own side
+    right, _ = occluders.hand_mesh(layout, posed, HandParams("right", "open", "nose", 0.03, (0.0, 0.0), 0.0, 0.0,
+                                                             0.0, 1.0))
+    left, lf = occluders.hand_mesh(layout, posed, HandParams("left", "open", "nose", 0.03, (0.0, 0.0), 0.0, 0.0,
+                                                             0.0, 1.0))
+    assert np.array_equal(lf, faces[:, ::-1])
+    nose = posed[layout.anchors["nose"]].mean(0)
+    mirror = np.diag([-1.0, 1.0, 1.0])
+    np.testing.assert_allclose((left - nose) @ rot, (right - nose) @ rot @ mirror, atol=1e-6)

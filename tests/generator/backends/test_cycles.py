@@ -15,7 +15,7 @@ from facegen.generator.config import load_scene_config  # noqa: E402
 from facegen.generator.zbuffer import rasterize  # noqa: E402
 from facegen.generator.samplers import sample_scene  # noqa: E402
 from facegen.generator.projection import load_spec, project_landmarks  # noqa: E402
-from facegen.generator.scene import NO_OCCLUDERS, NO_STRANDS  # noqa: E402
+from facegen.generator.scene import NO_HANDS, NO_OCCLUDERS, NO_STRANDS  # noqa: E402
 from facegen.generator.segmentation import CLASSES  # noqa: E402
 
 
@@ -29,11 +29,12 @@ def renderer(model):
 def _sample(model, index, size=96, strands=False):
     """A sampled scene; its HDRI (if any) lights it but is neither seen nor defocused, so that the
     geometric checks below see sharp outlines and the backdrop of the background section; no
-    strand hair unless ``strands`` and no glasses (not part of the head mesh those checks compare with)."""
+    strand hair unless ``strands``, no glasses, objects or hands (not part of the head mesh those
+    checks compare with)."""
     scene = sample_scene(load_scene_config(), 21, index)
     env = dataclasses.replace(scene.environment, background_visible=False, defocus=False)
     scene = dataclasses.replace(scene, environment=env, strands=scene.strands if strands else NO_STRANDS,
-                                occluders=NO_OCCLUDERS)
+                                occluders=NO_OCCLUDERS, hands=NO_HANDS)
     verts = model.scene_vertices(scene)
     return scene, verts, scene_camera(model, scene, verts, size, size)
 
@@ -301,3 +302,24 @@ def test_a_held_object_occludes_the_mouth(renderer, model):
     lm = project_landmarks(load_spec("68", model), verts, model.faces, cam, depth_map=res.depth, cover=res.cover)
     assert lm.occluded[48:68].mean() > 0.8 and not lm.occluded[36:48].any()
     assert (res.segmentation == CLASSES.index("occluder")).sum() > 100
+
+
+def test_a_hand_over_the_mouth_occludes_the_mouth_points(renderer, model):
+    """An open right hand held across the mouth: the mouth points are occluded, the eyes are not,
+    and the hand's pixels are the occluder class; the hand wears the face's skin."""
+    from facegen.generator.head_model import HeadPose
+    from facegen.generator.scene import HandParams
+
+    scene, _, _ = _sample(model, 3)  # (no hand: one is put below)
+    scene = dataclasses.replace(scene, head_pose=HeadPose(0.0, 0.0, 0.0), occluders=NO_OCCLUDERS,
+                                hands=HandParams("right", "open", "mouth", 0.01, (0.0, -0.02), 90.0, 0.0, 0.0, 1.0))
+    verts = model.scene_vertices(scene)
+    cam = scene_camera(model, scene, verts, 96, 96)
+    res = renderer.render(scene, verts, cam)
+    lm = project_landmarks(load_spec("68", model), verts, model.faces, cam, depth_map=res.depth, cover=res.cover)
+    assert lm.occluded[48:68].mean() > 0.8 and not lm.occluded[36:48].any()
+    hand = res.segmentation == CLASSES.index("occluder")
+    assert hand.sum() > 100
+    face = res.segmentation == CLASSES.index("skin")
+    hue = lambda px: px[:, 0] / np.maximum(px.sum(axis=1), 1)  # noqa: E731 (red share: skin, not a grey object)
+    assert abs(np.median(hue(res.rgb[hand].astype(float))) - np.median(hue(res.rgb[face].astype(float)))) < 0.06

@@ -54,10 +54,10 @@ def cfg():
 
 
 def _sample(model, cfg, index, size=SIZE):
-    """A sampled scene without glasses (the checks compare with the head mesh alone)."""
-    from facegen.generator.scene import NO_OCCLUDERS
+    """A sampled scene without glasses, objects or hands (the checks compare with the head mesh alone)."""
+    from facegen.generator.scene import NO_HANDS, NO_OCCLUDERS
 
-    scene = dataclasses.replace(sample_scene(cfg, 11, index), occluders=NO_OCCLUDERS)
+    scene = dataclasses.replace(sample_scene(cfg, 11, index), occluders=NO_OCCLUDERS, hands=NO_HANDS)
     verts = model.scene_vertices(scene)
     return scene, verts, scene_camera(model, scene, verts, size, size)
 
@@ -225,10 +225,11 @@ def test_glasses_occlude_what_they_cover(renderer, model, kind):
 def test_teeth_show_in_the_open_mouth(renderer, model, monkeypatch):
     """With the jaw open the teeth are drawn through the mouth opening (brighter than the dark
     mouth interior drawn without them), and nowhere outside the head's mouth region."""
+    from facegen.generator.scene import NO_HANDS, NO_OCCLUDERS
+
     scene = sample_scene(load_scene_config(), 5, 1)
     scene = dataclasses.replace(scene, head_pose=HeadPose(0.0, 0.0, 0.0), gaze=Gaze(0.0, 0.0),
-                                expression=Expression((("jawOpen", 0.8),)),
-                                occluders=dataclasses.replace(scene.occluders, glasses="none"))
+                                expression=Expression((("jawOpen", 0.8),)), occluders=NO_OCCLUDERS, hands=NO_HANDS)
     verts = model.scene_vertices(scene)
     cam = scene_camera(model, scene, verts, 128, 128)
     with_teeth = renderer.render(scene, verts, cam)
@@ -255,3 +256,23 @@ def test_a_held_object_occludes_the_landmarks_behind_it(renderer, model):
     assert np.array_equal(res.cover >= 128, res.segmentation == CLASSES.index("occluder"))
     lm = project_landmarks(load_spec("68", model), verts, model.faces, cam, depth_map=res.depth, cover=res.cover)
     assert lm.occluded[48:68].mean() > 0.8 and not lm.occluded[36:48].any()
+
+
+def test_a_hand_over_the_mouth_occludes_the_mouth_points(renderer, model):
+    """An open right hand held across the mouth and chin (fingers toward the subject's left): the mouth
+    landmarks are occluded, the eyes are not, and the hand's pixels are the occluder class."""
+    from facegen.generator import appearance
+    from facegen.generator.projection import load_spec, project_landmarks
+    from facegen.generator.scene import HandParams, NO_OCCLUDERS
+
+    scene = dataclasses.replace(sample_scene(load_scene_config(), 5, 1), head_pose=HeadPose(0.0, 0.0, 0.0),
+                                occluders=NO_OCCLUDERS,
+                                hands=HandParams("right", "open", "mouth", 0.01, (0.0, -0.02), 90.0, 0.0, 0.0, 1.0))
+    verts = model.scene_vertices(scene)
+    cam = scene_camera(model, scene, verts, 128, 128)
+    res = renderer.render(scene, verts, cam)
+    assert np.array_equal(res.cover >= 128, res.segmentation == CLASSES.index("occluder"))
+    lm = project_landmarks(load_spec("68", model), verts, model.faces, cam, depth_map=res.depth, cover=res.cover)
+    assert lm.occluded[48:68].mean() > 0.8 and not lm.occluded[36:48].any()
+    skin = appearance.skin_rgb(scene.skin.tone) * 255
+    assert np.abs(np.median(res.rgb[res.cover >= 128], axis=0) - 0.8 * skin).max() < 0.3 * 255  # skin coloured
