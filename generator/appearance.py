@@ -47,6 +47,17 @@ def hair_rgb(hair) -> np.ndarray:
     return rgb + hair.grey * (grey - rgb)
 
 
+BROW_DARKENING = 0.5  # brows and lashes: this share of the way from the hair's melanin to black
+
+
+def brow_hair(hair):
+    """The scene's hair colour for eyebrows and eyelashes: darker than the scalp's (blond people
+    mostly have light-brown brows and darker lashes), as much grey, the same redness."""
+    import dataclasses
+
+    return dataclasses.replace(hair, melanin=1.0 - (1.0 - BROW_DARKENING) * (1.0 - hair.melanin))
+
+
 def hsv_rgb(hsv) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(*hsv))
 
@@ -145,10 +156,11 @@ class Albedo:
         if scene.hair.beard:
             stubble = (0.35 + 0.4 * scene.hair.eyebrow_density) * self.beard[:, None]  # density ~ hairiness
             rgb = rgb * (1 - stubble) + hair * 0.7 * stubble
-        lashes = 0.8 * self.lashes[:, None]  # lashes are darker than the scalp hair
-        rgb = rgb * (1 - lashes) + hair * 0.3 * lashes
+        brow = hair_rgb(brow_hair(scene.hair))
+        lashes = 0.8 * self.lashes[:, None]
+        rgb = rgb * (1 - lashes) + brow * 0.5 * lashes
         b = np.clip(self.brows * scene.hair.eyebrow_density * 1.2, 0, 1)[:, None]
-        rgb = rgb * (1 - b) + hair * 0.8 * b
+        rgb = rgb * (1 - b) + brow * 0.8 * b
         if scene.hair.scalp_hair:
             rgb[region["scalp"]] = hair
         rgb[region["mouth_interior"]] = MOUTH

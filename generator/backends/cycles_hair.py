@@ -5,7 +5,8 @@ CC0 hair node groups (``datafiles/assets/nodes/procedural_hair_node_assets.blend
 wheel, licence ``datafiles/assets/LICENSE``), one geometry-nodes modifier each, on the guide
 curves: Interpolate Hair Curves (children on the head surface, density x the ``scalp_density``
 vertex attribute), Clump, Curl (curly styles), Frizz, Hair Curves Noise and Set Hair Curve Profile.
-All hair uses the Principled Hair BSDF (Chiang) with melanin, redness and grey from the scene,
+All hair uses the Principled Hair BSDF (Chiang) with melanin, redness and grey from the scene
+(brows and lashes darker: ``appearance.brow_hair``),
 and writes 1 to the ``hair`` AOV, from which the backend reads the hair's coverage of each pixel.
 """
 
@@ -17,6 +18,7 @@ import bpy
 import numpy as np
 
 from facegen.generator import hair as hairlib
+from facegen.generator.appearance import brow_hair
 
 NODE_ASSETS = Path(bpy.utils.system_resource("DATAFILES", path="assets/nodes")) / "procedural_hair_node_assets.blend"
 # Node groups used, in modifier order on the scalp curves.
@@ -75,7 +77,8 @@ class HairSystems:
         self.scene, self.head, self.layout = scene, head, layout
         self.groups = load_node_groups()
         self.material = hair_material("strands", "hair")  # scalp hair: counts as an occluder
-        self.facial = hair_material("facial_hair", None)  # brows, lashes, beard: part of the face
+        self.facial = hair_material("facial_hair", None)  # beard: part of the face
+        self.brows = hair_material("brow_hair", None)  # brows and lashes: part of the face, darker
         self.objects = {}
         for name in SYSTEMS:
             data = bpy.data.hair_curves.new(name)
@@ -110,7 +113,7 @@ class HairSystems:
         obj = self.objects[name]
         old = obj.data
         data = bpy.data.hair_curves.new(name)
-        data.materials.append(self.material if name == "scalp" else self.facial)
+        data.materials.append({"scalp": self.material, "beard": self.facial}.get(name, self.brows))
         n, k = points.shape[:2]
         if n:
             data.add_curves([k] * n)
@@ -154,9 +157,9 @@ class HairSystems:
             self._set("Set Hair Curve Profile", "Radius", HAIR_RADIUS_M)
         for s in hairlib.face_strands(self.layout, posed, scene, rng):
             self._curves(s.name, s.points, s.radius)
-        for mat in (self.material, self.facial):
+        for mat, colour in ((self.material, h), (self.facial, h), (self.brows, brow_hair(h))):
             bsdf = mat.node_tree.nodes["Principled Hair BSDF"]
-            bsdf.inputs["Melanin"].default_value = h.melanin
+            bsdf.inputs["Melanin"].default_value = colour.melanin
             bsdf.inputs["Melanin Redness"].default_value = h.redness
             bsdf.inputs["Random Color"].default_value = 0.15 + 0.5 * h.grey  # grey: lighter hairs among dark
             bsdf.inputs["Roughness"].default_value = 0.3
