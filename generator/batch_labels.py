@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 from facegen.generator.head_model import CHAIN_FRACTIONS, axis_angle_fractions, rotation_matrices
 from facegen.generator.projection import DEPTH_TOLERANCE_M
 from facegen.generator.shard_format.chunks import float16_codes
-from facegen.landmark_specs.resolve import ResolvedSpec
+from facegen.landmark_specs.resolve import CONTOUR_PROBE, ResolvedSpec
 
 BLOCK = 64  # samples per padded block (fixed, so BLAS sees the same shapes whatever the batch)
 F4 = np.float32
@@ -140,10 +140,13 @@ class BatchLabeler:
         corners = lambda tri: np.searchsorted(ids, faces[np.asarray(tri)])  # noqa: E731  (..., 3) local ids
         self._lm, self._ct, self._pu = corners(spec.triangle), corners(spec.contour_triangle), corners(spec.pupil_triangle)
         self._bary, self._pupil_bary = spec.bary.astype(F4), spec.pupil_bary.astype(F4)  # (K, 3), (2, 3)
-        self._contour_bary = spec.contour_bary.astype(F4)  # (S, C, 3)
-        # Candidates share triangles (807 distinct of 61 x 24 for the 490 spec): facing is per triangle.
+        # Silhouette lines flattened: (S, L, C) -> (S * L, C) candidates.
+        n_c = spec.contour_triangle.shape[-1]
+        self._ct = self._ct.reshape(-1, n_c, 3)
+        self._contour_bary = spec.contour_bary.astype(F4).reshape(-1, n_c, 3)  # (S * L, C, 3)
+        # Candidates share triangles: facing is computed per distinct triangle.
         tri_u, self._ct_of = np.unique(spec.contour_triangle, return_inverse=True)
-        self._ct_of = self._ct_of.reshape(spec.contour_triangle.shape)  # (S, C) -> row of tri_u
+        self._ct_of = self._ct_of.reshape(-1, n_c)  # (S * L, C) -> row of tri_u
         self._ctu = corners(tri_u)  # (U, 3) local ids
 
     def label(self, x: SampleInputs) -> dict[str, np.ndarray]:
@@ -201,7 +204,7 @@ class BatchLabeler:
         normal = np.stack([e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]])
         dot = normal[0] * c[0, :, 0] + normal[1] * c[1, :, 0] + normal[2] * c[2, :, 0]  # (U, B) n . p
         n_len = np.sqrt(normal[0] ** 2 + normal[1] ** 2 + normal[2] ** 2)
-        front = (dot < 0)[self._ct_of]  # (S, C, B)
+        front = (dot < 0)[self._ct_of]  # (S * L, C, B)
         n_c = front.shape[1]
         k = np.where(front.any(1), np.argmax(front, 1), n_c - 1)  # (S, B)
         prev = np.maximum(k - 1, 0)
@@ -221,7 +224,11 @@ class BatchLabeler:
         pb, fb = candidate(k)
         with np.errstate(invalid="ignore", divide="ignore"):
             t = np.clip(np.where((k > 0) & (fb > fa), -fa / (fb - fa), F4(1.0)), 0.0, 1.0)
-        return (1 - t) * pa + t * pb
+        per_line = (1 - t) * pa + t * pb  # (3, S * L, B)
+        n_s, n_l = self.spec.contour_triangle.shape[:2]
+        _, probe = candidate(np.full(k.shape, CONTOUR_PROBE))
+        line = np.argmax(probe.reshape(n_s, n_l, b), axis=1)  # (S, B): the line the surface turns fastest along
+        return np.take_along_axis(per_line.reshape(3, n_s, n_l, b), line[None, :, None], axis=2)[:, :, 0]
 
     def _depth_test(self, uv: np.ndarray, z: np.ndarray, depth: np.ndarray, rows: np.ndarray):
         """``(out_of_frame, self_occluded)`` ``(P, B)`` bool for pixels ``uv (2, P, B)`` at camera depth

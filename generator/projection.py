@@ -27,7 +27,7 @@ import numpy as np
 
 from facegen.generator.camera import Camera
 from facegen.generator.zbuffer import rasterize
-from facegen.landmark_specs.resolve import ResolvedSpec, resolve_spec
+from facegen.landmark_specs.resolve import CONTOUR_PROBE, ResolvedSpec, resolve_spec
 from facegen.landmark_specs.surface import TemplateMesh
 
 DEPTH_TOLERANCE_M = 0.003  # a landmark up to 3 mm behind the rendered surface still counts as visible
@@ -110,17 +110,21 @@ def _depth_test(uv: np.ndarray, z: np.ndarray, depth_map: np.ndarray, tolerance:
 
 
 def _contour_points(spec: ResolvedSpec, vertices: np.ndarray, faces: np.ndarray, camera: Camera) -> np.ndarray:
-    """``(S, 3)`` world points where each silhouette landmark's candidate line meets the outline:
-    walking from the landmark toward the midline, the first candidate whose triangle faces the
-    camera (interpolated between it and the one before); the landmark itself if it faces it."""
-    tri, bary = spec.contour_triangle, spec.contour_bary  # (S, C), (S, C, 3)
-    corners = np.asarray(vertices, np.float64)[faces[tri]]  # (S, C, 3, 3)
-    pts = np.einsum("sck,sckd->scd", bary, corners)
-    normal = np.cross(corners[:, :, 1] - corners[:, :, 0], corners[:, :, 2] - corners[:, :, 0])
-    normal /= np.linalg.norm(normal, axis=2, keepdims=True) + 1e-30
+    """``(S, 3)`` world points where each silhouette landmark's candidate line meets the outline.
+    Of its lines (``resolve.CONTOUR_LINES``) the one whose candidate ``CONTOUR_PROBE``
+    faces the camera most (the surface turns toward the camera fastest that way); walking it from
+    the landmark, the first candidate whose triangle faces the camera (interpolated between it and
+    the one before); the landmark itself if it faces the camera."""
+    tri, bary = spec.contour_triangle, spec.contour_bary  # (S, D, C), (S, D, C, 3)
+    corners = np.asarray(vertices, np.float64)[faces[tri]]  # (S, D, C, 3, 3)
+    pts = np.einsum("sdck,sdckx->sdcx", bary, corners)
+    normal = np.cross(corners[..., 1, :] - corners[..., 0, :], corners[..., 2, :] - corners[..., 0, :])
+    normal /= np.linalg.norm(normal, axis=-1, keepdims=True) + 1e-30
     to_cam = camera.position - pts
-    to_cam /= np.linalg.norm(to_cam, axis=2, keepdims=True)
-    facing = (normal * to_cam).sum(axis=2)  # (S, C) > 0: the candidate faces the camera
+    to_cam /= np.linalg.norm(to_cam, axis=-1, keepdims=True)
+    facing = (normal * to_cam).sum(axis=-1)  # (S, D, C) > 0: the candidate faces the camera
+    line = np.argmax(facing[:, :, CONTOUR_PROBE], axis=1)
+    facing, pts = facing[np.arange(len(line)), line], pts[np.arange(len(line)), line]  # (S, C), (S, C, 3)
     front = facing > 0
     k = np.where(front.any(axis=1), np.argmax(front, axis=1), tri.shape[1] - 1)
     rows = np.arange(len(k))

@@ -15,9 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .spec_file import GroupDef, PointDef, SpecDefinition, SpecError, load_spec_definition
-from .surface import Surface, TemplateMesh, farthest_points, resample_polyline
+from .surface import Surface, TemplateMesh, anchor_arc_positions, farthest_points, resample_polyline
 
-SILHOUETTE_CANDIDATES = 24  # contour candidates per silhouette landmark, from it to the face midline
+SILHOUETTE_CANDIDATES = 24  # contour candidates per line, from the landmark to the face centre's distance
+# A silhouette landmark's candidate lines (seen from the front) run from it to points on the way
+# from the midline at its height (0: horizontal, 300W-LP's marching) to the face centre (1); per
+# image the line along which the surface turns toward the camera fastest (the highest facing at
+# candidate CONTOUR_PROBE) is marched: sideways under yaw, toward the centre under pitch, between
+# under both (generator/projection.py).
+CONTOUR_LINES = (0.0, 0.25, 0.5, 0.75, 1.0)
+CONTOUR_PROBE = 2
 FLIP_MIN_TOLERANCE_M = 0.0005  # a mirrored landmark may miss its partner by 35% of the landmark spacing,
 FLIP_MAX_TOLERANCE_M = 0.003  # but at least 0.5 mm and at most 3 mm
 CONTOUR_SKIP_REGIONS = ("eyeball_left", "eyeball_right", "mouth_interior")  # never on the contour
@@ -39,8 +46,8 @@ class ResolvedSpec:
     ibug68: np.ndarray  # (M,) int64 landmark index of each iBUG-68 point, -1 if none; M = 0 if undeclared
     silhouette: np.ndarray  # (K,) bool landmarks whose 2D position slides to the occluding contour
     contour_index: np.ndarray  # (S,) int64 the silhouette landmarks
-    contour_triangle: np.ndarray  # (S, C) int64 candidates from the landmark (column 0) to the midline
-    contour_bary: np.ndarray  # (S, C, 3) float64 their barycentric weights
+    contour_triangle: np.ndarray  # (S, L, C) int64 candidates along L lines from the landmark (column 0)
+    contour_bary: np.ndarray  # (S, L, C, 3) float64 their barycentric weights
     pupil_triangle: np.ndarray  # (2,) int64 left, right pupil: iris centre on the eyeball surface
     pupil_bary: np.ndarray  # (2, 3) float64
     content_hash: str  # sha256 (16 hex digits) of everything above except file
@@ -74,8 +81,10 @@ def _region_mask(mesh: TemplateMesh, name: str, file: str, where: str) -> np.nda
     return np.asarray(mesh.regions[name], bool)
 
 
-def _curve(surface: Surface, g: GroupDef) -> tuple[np.ndarray, np.ndarray]:
-    """Anchors joined by shortest edge paths, then resampled evenly by arc length."""
+def _curve(surface: Surface, g: GroupDef) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anchors joined by shortest edge paths, then resampled evenly by arc length (or, with
+    ``keep_anchors``, through every anchor). Also returns each anchor's sample index (-1: not a
+    sample; always -1 without ``keep_anchors``)."""
     kfile, kwhere = g.where["anchors"]
     allowed = None
     if g.through:
@@ -84,7 +93,7 @@ def _curve(surface: Surface, g: GroupDef) -> tuple[np.ndarray, np.ndarray]:
         for i, r in enumerate(g.through):
             allowed |= _region_mask(surface.mesh, r, tfile, f"{twhere}[{i}]")
     anchors = [_point(surface, p) for p in g.points]
-    pts, seg_tri, seg_bary = [], [], []
+    pts, seg_tri, seg_bary, anchor_at = [], [], [], []
     order = list(range(len(anchors))) + ([0] if g.closed else [])
     for i, j in zip(order[:-1], order[1:]):
         (ta, ba), (tb, bb) = anchors[i], anchors[j]
@@ -96,6 +105,7 @@ def _curve(surface: Surface, g: GroupDef) -> tuple[np.ndarray, np.ndarray]:
             raise SpecError(kfile, f"{kwhere}[{j}]", f"anchor is not connected on the surface{through} to anchor {i}")
         pa, pb = surface.point(np.array([ta]), ba[None])[0], surface.point(np.array([tb]), bb[None])[0]
         # anchor -> its nearest vertex, inside the anchor's triangle
+        anchor_at.append(len(pts))
         pts.append(pa)
         seg_tri.append(ta)
         seg_bary.append([ba, (surface.f[ta] == va).astype(float)])
@@ -107,9 +117,20 @@ def _curve(surface: Surface, g: GroupDef) -> tuple[np.ndarray, np.ndarray]:
         pts.append(surface.v[vb])
         seg_tri.append(tb)
         seg_bary.append([(surface.f[tb] == vb).astype(float), bb])
+    if not g.closed:
+        anchor_at.append(len(pts))
     pts.append(surface.point(np.array([anchors[order[-1]][0]]), anchors[order[-1]][1][None])[0])
-    return resample_polyline(np.array(pts), np.array(seg_tri, np.int64), np.array(seg_bary, np.float64),
-                             g.count, g.closed, g.ends)
+    pts = np.array(pts)
+    at, index = None, -np.ones(len(anchors), np.int64)
+    if g.keep_anchors:
+        cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+        try:
+            at, index = anchor_arc_positions(cum[anchor_at], cum[-1], g.count, g.closed, g.ends)
+        except ValueError as e:
+            raise SpecError(*g.where.get("count", g.where["anchors"]), f"keep_anchors: {e}") from None
+    tri, bary = resample_polyline(pts, np.array(seg_tri, np.int64), np.array(seg_bary, np.float64), g.count,
+                                  g.closed, g.ends, at)
+    return tri, bary, index
 
 
 def _region(surface: Surface, g: GroupDef) -> tuple[np.ndarray, np.ndarray]:
@@ -127,9 +148,13 @@ def _region(surface: Surface, g: GroupDef) -> tuple[np.ndarray, np.ndarray]:
     return np.array([p[0] for p in pts], np.int64), np.array([p[1] for p in pts])
 
 
-def _resolve_groups(surface: Surface, spec: SpecDefinition) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _resolve_groups(surface: Surface, spec: SpecDefinition) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
+                                                                     dict[str, np.ndarray]]:
+    """Group name -> (triangles, bary); and group name -> the sample index of each anchor of a
+    ``keep_anchors`` curve (mirror groups: their source's, same order)."""
     by_name = {g.name: g for g in spec.groups}
     done: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    anchor_index: dict[str, np.ndarray] = {}
 
     def resolve(g: GroupDef, chain: tuple[str, ...]):
         if g.name in done:
@@ -138,7 +163,10 @@ def _resolve_groups(surface: Surface, spec: SpecDefinition) -> dict[str, tuple[n
             pts = [_point(surface, p) for p in g.points]
             out = (np.array([p[0] for p in pts], np.int64), np.array([p[1] for p in pts]))
         elif g.kind == "curve":
-            out = _curve(surface, g)
+            *out, index = _curve(surface, g)
+            out = tuple(out)
+            if g.keep_anchors:
+                anchor_index[g.name] = index
         elif g.kind == "region":
             out = _region(surface, g)
         else:
@@ -148,6 +176,8 @@ def _resolve_groups(surface: Surface, spec: SpecDefinition) -> dict[str, tuple[n
             if g.mirror_of in chain:
                 raise SpecError(mfile, mwhere, f"mirror cycle: {' -> '.join(chain + (g.mirror_of,))}")
             src_t, src_b = resolve(by_name[g.mirror_of], chain + (g.mirror_of,))
+            if g.mirror_of in anchor_index:
+                anchor_index[g.name] = anchor_index[g.mirror_of]
             try:
                 out = surface.mirror_points(src_t, src_b)
             except KeyError:
@@ -157,7 +187,7 @@ def _resolve_groups(surface: Surface, spec: SpecDefinition) -> dict[str, tuple[n
 
     for g in spec.groups:
         resolve(g, (g.name,))
-    return done
+    return done, anchor_index
 
 
 def _partner_group(name: str) -> str:
@@ -235,30 +265,47 @@ def _flip(surface: Surface, spec: SpecDefinition, tri, bary, names, group_of) ->
     return flip
 
 
+def _contour_centre(surface: Surface) -> np.ndarray:
+    """``(x, z)`` of the face centre seen from the front: on the midline, halfway between the eye
+    centres' height and the mouth's (the eyeballs and lips regions); the template's mean height
+    where it has no such regions."""
+    regions = surface.mesh.regions
+    parts = [np.asarray(regions[r], bool) for r in ("eyeball_left", "eyeball_right", "lips") if r in regions]
+    if len(parts) < 3 or not all(p.any() for p in parts):
+        return np.array([0.0, float(surface.v[:, 2].mean())])
+    eyes = 0.5 * (surface.v[parts[0], 2].mean() + surface.v[parts[1], 2].mean())
+    return np.array([0.0, 0.5 * (eyes + surface.v[parts[2], 2].mean())])
+
+
 def _contours(surface: Surface, tri, bary, sil_index) -> tuple[np.ndarray, np.ndarray]:
-    """For each silhouette landmark: candidates along the frontal surface at its height, from the
-    landmark (column 0) to the face midline (x = 0)."""
-    n_c = SILHOUETTE_CANDIDATES
-    out_t = np.zeros((len(sil_index), n_c), np.int64)
-    out_b = np.zeros((len(sil_index), n_c, 3))
+    """For each silhouette landmark: ``SILHOUETTE_CANDIDATES`` candidates on the frontal surface
+    along each of its ``CONTOUR_LINES`` (seen from the front), starting at the landmark (column 0)
+    and ending on the way from the midline at its height to the face centre (``_contour_centre``).
+    Where a frontal ray misses, the previous candidate repeats."""
+    n_c, share = SILHOUETTE_CANDIDATES, np.asarray(CONTOUR_LINES)
+    out_t = np.zeros((len(sil_index), len(share), n_c), np.int64)
+    out_b = np.zeros((len(sil_index), len(share), n_c, 3))
     if not len(sil_index):
         return out_t, out_b
     skip = np.zeros(len(surface.v), bool)
     for r in CONTOUR_SKIP_REGIONS:
         skip |= np.asarray(surface.mesh.regions.get(r, np.zeros(len(surface.v), bool)), bool)
     face_mask = ~skip[surface.f].any(axis=1)
-    pos = surface.point(tri[sil_index], bary[sil_index])
-    frac = 1.0 - np.arange(1, n_c) / (n_c - 1)  # x shrinks to 0 along the candidates
-    xz = np.concatenate([np.stack([p[0] * frac, np.full(n_c - 1, p[2])], axis=1) for p in pos])
-    ht, hb = surface.frontal_hits(xz, face_mask)
-    ht, hb = ht.reshape(len(pos), n_c - 1), hb.reshape(len(pos), n_c - 1, 3)
+    pos = surface.point(tri[sil_index], bary[sil_index])[:, [0, 2]]  # (S, 2) frontal x, z
+    midline = np.stack([np.zeros(len(pos)), pos[:, 1]], axis=1)
+    ends = midline[:, None] + share[None, :, None] * (_contour_centre(surface) - midline)[:, None]  # (S, L, 2)
+    step = np.arange(1, n_c) / (n_c - 1)
+    xz = pos[:, None, None] + step[None, None, :, None] * (ends - pos[:, None])[:, :, None]  # (S, L, C - 1, 2)
+    ht, hb = surface.frontal_hits(xz.reshape(-1, 2), face_mask)
+    ht, hb = ht.reshape(*xz.shape[:3]), hb.reshape(*xz.shape[:3], 3)
     for s, k in enumerate(sil_index):
-        out_t[s, 0], out_b[s, 0] = tri[k], bary[k]
-        for c in range(1, n_c):
-            if ht[s, c - 1] >= 0:
-                out_t[s, c], out_b[s, c] = ht[s, c - 1], hb[s, c - 1]
-            else:  # the ray missed: repeat the previous candidate
-                out_t[s, c], out_b[s, c] = out_t[s, c - 1], out_b[s, c - 1]
+        out_t[s, :, 0], out_b[s, :, 0] = tri[k], bary[k]
+        for line in range(len(share)):
+            for c in range(1, n_c):
+                if ht[s, line, c - 1] >= 0:
+                    out_t[s, line, c], out_b[s, line, c] = ht[s, line, c - 1], hb[s, line, c - 1]
+                else:
+                    out_t[s, line, c], out_b[s, line, c] = out_t[s, line, c - 1], out_b[s, line, c - 1]
     return out_t, out_b
 
 
@@ -294,7 +341,7 @@ def resolve_spec(spec: SpecDefinition | str, mesh: TemplateMesh) -> ResolvedSpec
     if not isinstance(spec, SpecDefinition):
         spec = load_spec_definition(spec)
     surface = Surface(mesh)
-    per_group = _resolve_groups(surface, spec)
+    per_group, anchor_index = _resolve_groups(surface, spec)
     names, tris, barys, slices, sil, group_of = [], [], [], [], [], []
     for gi, g in enumerate(spec.groups):
         t, b = per_group[g.name]
@@ -326,6 +373,16 @@ def resolve_spec(spec: SpecDefinition | str, mesh: TemplateMesh) -> ResolvedSpec
         elif entry in gnames:
             a, b = slices[gnames.index(entry)]
             ibug += list(range(a, b))
+        elif re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*@[0-9]{1,4}", entry):
+            group, k_anchor = entry.split("@")
+            if group not in anchor_index:
+                raise SpecError(ifile, f"{iwhere}[{k}]", f"{entry!r}: {group!r} is not a curve group with "
+                                "keep_anchors: true")
+            index = anchor_index[group]
+            if int(k_anchor) >= len(index) or index[int(k_anchor)] < 0:
+                raise SpecError(ifile, f"{iwhere}[{k}]", f"{entry!r}: {group!r} has no anchor {k_anchor} among "
+                                f"its samples ({len(index)} anchors; ends: false leaves out the end ones)")
+            ibug.append(slices[gnames.index(group)][0] + int(index[int(k_anchor)]))
         else:
             raise SpecError(ifile, f"{iwhere}[{k}]", f"unknown landmark or group {entry!r}")
     flip = _flip(surface, spec, tri, bary, names, group_of)

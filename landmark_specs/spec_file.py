@@ -23,7 +23,7 @@ SHIPPED_DIR = Path(__file__).resolve().parent  # the shipped specs live next to 
 TOP_KEYS = ("name", "description", "include", "groups", "ibug68", "flip_pairs")
 # Keys a group may have; exactly one of the "kind" keys decides what the group is.
 KIND_KEYS = ("points", "anchors", "region", "mirror")
-GROUP_KEYS = KIND_KEYS + ("count", "closed", "ends", "through", "box", "silhouette", "description")
+GROUP_KEYS = KIND_KEYS + ("count", "closed", "ends", "keep_anchors", "through", "box", "silhouette", "description")
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")  # group and point names: always ``fullmatch``
 BARY_TOLERANCE = 1e-5  # allowed |sum(bary) - 1| and how negative a weight may be (6 written decimals)
 MAX_LANDMARKS = 10_000  # landmarks per spec (all groups, includes merged), and so a count's maximum
@@ -68,6 +68,7 @@ class GroupDef:
     count: int  # number of landmarks for "curve" and "region" groups (>= 2); else len(points)
     closed: bool  # "curve": the curve returns from the last anchor to the first
     ends: bool  # "curve", open: samples include the first and last anchor (false: strictly between)
+    keep_anchors: bool  # "curve": every anchor is a sample (those between spread by arc length per segment)
     through: tuple[str, ...]  # "curve": template regions the surface path may cross (empty: any)
     region: str  # "region": template region name the samples are drawn from
     box: tuple[tuple[float, float], ...] | None  # "region": ((xlo, xhi), (ylo, yhi), (zlo, zhi)) metres
@@ -85,7 +86,8 @@ class SpecDefinition:
     description: str  # free text
     file: str  # path of the top-level file
     groups: tuple[GroupDef, ...]  # in landmark order: included groups first, in include order
-    ibug68: tuple[str | None, ...]  # per iBUG-68 index: a landmark or group name, or None; may be empty
+    ibug68: tuple[str | None, ...]  # per iBUG-68 index: a landmark or group name, GROUP@K (anchor K of a
+    # keep_anchors curve), or None; may be empty
     ibug68_where: tuple[str, str]  # (file, key path) of the ibug68 list
     flip_pairs: tuple[tuple[str, str], ...] | None  # declared mirror group pairs; None: by _left/_right names
     flip_pairs_where: tuple[str, str]  # (file, key path) of the flip_pairs list
@@ -213,6 +215,7 @@ def _group(name: str, entries: dict) -> GroupDef:
     check("count", lambda c: 2 <= c <= MAX_LANDMARKS, f"count must be >= 2 and <= {MAX_LANDMARKS} (got {val.get('count')!r})")
     check("closed", lambda c: isinstance(c, bool), "closed must be true or false")
     check("ends", lambda c: isinstance(c, bool), "ends must be true or false")
+    check("keep_anchors", lambda c: isinstance(c, bool), "keep_anchors must be true or false")
     check("silhouette", lambda c: isinstance(c, bool), "silhouette must be true or false")
     check("description", lambda c: isinstance(c, str), "description must be text")
     check("through", lambda c: isinstance(c, list) and all(isinstance(r, str) for r in c),
@@ -220,7 +223,7 @@ def _group(name: str, entries: dict) -> GroupDef:
     check("anchors", lambda c: not isinstance(c, list) or len(c) <= MAX_ANCHORS,
           f"a curve has at most {MAX_ANCHORS} anchors")
     allowed_by_kind = {"points": {"silhouette", "description"},
-                       "anchors": {"count", "closed", "ends", "through", "silhouette", "description"},
+                       "anchors": {"count", "closed", "ends", "keep_anchors", "through", "silhouette", "description"},
                        "region": {"count", "box", "description"},
                        "mirror": {"description"}}[kind_key]
     for k in val:
@@ -255,7 +258,8 @@ def _group(name: str, entries: dict) -> GroupDef:
         if not isinstance(mirror_of, str):
             raise SpecError(kfile, kwhere, "mirror must name another group")
     return GroupDef(name=name, kind="curve" if kind_key == "anchors" else kind_key, points=points, count=count,
-                    closed=bool(val.get("closed", False)), ends=bool(val.get("ends", True)), through=tuple(val.get("through", ())),
+                    closed=bool(val.get("closed", False)), ends=bool(val.get("ends", True)),
+                    keep_anchors=bool(val.get("keep_anchors", False)), through=tuple(val.get("through", ())),
                     region=region, box=box, mirror_of=mirror_of, silhouette=bool(val.get("silhouette", False)),
                     file=kfile, where=where)
 
@@ -377,7 +381,7 @@ def load_spec_definition(name: str | Path) -> SpecDefinition:
         value, file, key = raw["ibug68"]
         ibug_where = (file, key)
         if not isinstance(value, list) or not all(v is None or isinstance(v, str) for v in value):
-            raise SpecError(file, key, "ibug68 must be a list of landmark or group names (null where none)")
+            raise SpecError(file, key, "ibug68 must be a list of landmark or group names or GROUP@ANCHOR (null where none)")
         ibug = tuple(value)
     pairs = None
     pairs_where = (str(path), "flip_pairs")

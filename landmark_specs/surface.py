@@ -167,7 +167,7 @@ class Surface:
 
 
 def resample_polyline(pts: np.ndarray, seg_tri: np.ndarray, seg_bary: np.ndarray, count: int,
-                      closed: bool, ends: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                      closed: bool, ends: bool = True, at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Evenly spaced points by arc length along a surface polyline.
 
     Args:
@@ -177,12 +177,15 @@ def resample_polyline(pts: np.ndarray, seg_tri: np.ndarray, seg_bary: np.ndarray
         count: number of samples; an open curve gets both ends, a closed one starts at ``pts[0]``
             and leaves out the end (which is the start again).
         ends: open curves only: False spaces the samples strictly between the two ends.
+        at: arc-length positions of the samples instead (``anchor_arc_positions``).
     Returns: ``(count,)`` triangles and ``(count, 3)`` barycentric weights.
     """
     seg_len = np.linalg.norm(np.diff(pts, axis=0), axis=1)
     cum = np.concatenate([[0.0], np.cumsum(seg_len)])
     total = cum[-1]
-    if closed:
+    if at is not None:
+        s = np.asarray(at, np.float64)
+    elif closed:
         s = np.arange(count) * (total / count)
     elif ends:
         s = np.arange(count) * (total / max(count - 1, 1))
@@ -194,6 +197,37 @@ def resample_polyline(pts: np.ndarray, seg_tri: np.ndarray, seg_bary: np.ndarray
     t = np.clip(t, 0.0, 1.0)[:, None]
     bary = (1.0 - t) * seg_bary[seg, 0] + t * seg_bary[seg, 1]
     return seg_tri[seg].copy(), bary
+
+
+def anchor_arc_positions(arc_at_anchor: np.ndarray, total: float, count: int, closed: bool,
+                         ends: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Arc-length positions of ``count`` samples that include every anchor (``keep_anchors``):
+    the anchors at ``arc_at_anchor (A,)`` (increasing; a closed curve's length ``total`` returns
+    to the first), and ``count`` minus the anchors kept spread over the segments between anchors
+    in proportion to their length (largest remainders, earlier segments first on ties), evenly
+    within each. An open curve with ``ends`` false keeps its end anchors out.
+    Returns ``(count,)`` positions and ``(A,)`` the sample index of each anchor (-1: left out)."""
+    a = np.asarray(arc_at_anchor, np.float64)
+    bounds = np.append(a, a[0] + total) if closed else a
+    seg = np.diff(bounds)
+    kept = np.arange(len(a)) if (closed or ends) else np.arange(1, len(a) - 1)
+    free = count - len(kept)
+    if free < 0:
+        raise ValueError(f"count {count} is fewer than the {len(kept)} anchors kept")
+    share = free * seg / max(seg.sum(), 1e-30)
+    per = np.floor(share).astype(np.int64)
+    order = np.argsort(-(share - per), kind="stable")
+    per[order[: free - per.sum()]] += 1
+    pos, index = [], -np.ones(len(a), np.int64)
+    for j in range(len(seg)):
+        if j in kept:
+            index[j] = len(pos)
+            pos.append(bounds[j])
+        pos += list(bounds[j] + seg[j] * np.arange(1, per[j] + 1) / (per[j] + 1))
+    if not closed and ends:
+        index[-1] = len(pos)
+        pos.append(bounds[-1])
+    return np.array(pos), index
 
 
 def farthest_points(candidates: np.ndarray, positions: np.ndarray, count: int) -> np.ndarray:

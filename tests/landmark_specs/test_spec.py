@@ -97,6 +97,8 @@ groups:
     ("groups: {a: {points: [1], count: 3}}", "groups.a.count", "not allowed"),
     ("groups: {a: {anchors: [1, 2], count: 3, colour: red}}", "groups.a.colour", "unknown key"),
     ("ibug68: [nope]\ngroups: {a: {points: [1]}}", "ibug68[0]", "unknown landmark or group"),
+    ("groups: {a: {anchors: [1, 2], count: 3, keep_anchors: 1}}", "groups.a.keep_anchors", "true or false"),
+    ("groups: {a: {points: [1]}}\nibug68: [a@0]", "ibug68[0]", "not a curve group with keep_anchors"),
 ])
 def test_each_error_names_file_and_key(tmp_path, mesh, text, where, words):
     p = write(tmp_path, text)
@@ -177,3 +179,41 @@ def test_frontal_hits_match_a_test_against_every_triangle(mesh):
             assert np.allclose(bary[i], np.clip([1 - b1 - b2, b1, b2], 0, 1)[:, int(np.argmin(depth))]
                                / np.clip([1 - b1 - b2, b1, b2], 0, 1)[:, int(np.argmin(depth))].sum())
     assert (tri >= 0).sum() > 400 and (tri < 0).sum() > 20  # the check covered hits and misses
+
+
+def test_dense_specs_declare_the_exact_ibug_points(resolved, mesh):
+    """The dense specs' ``ibug68`` entries (GROUP@ANCHOR of keep_anchors curves) are the 68
+    spec's own surface points, not nearest neighbours: protocol (a) compares like with like."""
+    from facegen.generator.projection import surface_points
+
+    v, f = mesh.vertices, mesh.faces
+    s68 = resolved["68"]
+    p68 = surface_points(v, f, s68.triangle[s68.ibug68], s68.bary[s68.ibug68])
+    for name in ("243", "460", "490", "1001"):
+        s = resolved[name]
+        assert len(s.ibug68) == 68 and len(set(s.ibug68.tolist())) == 68, name
+        p = surface_points(v, f, s.triangle[s.ibug68], s.bary[s.ibug68])
+        assert np.abs(p - p68).max() < 1e-9, name
+
+
+def test_keep_anchors_makes_every_anchor_a_sample(tmp_path, mesh):
+    """A curve with keep_anchors passes through its anchors (the rest spread per segment by
+    length); without it samples fall evenly wherever; GROUP@K names anchor K; too small a count
+    and an anchor an open curve leaves out (ends: false) are one-line errors."""
+    s68 = resolve_spec("68", mesh)
+    jaw = [int(mesh.faces[t][np.argmax(b)]) for t, b in zip(s68.triangle[:17:4], s68.bary[:17:4])]  # 5 jaw vertices
+    text = f"groups: {{c: {{anchors: {jaw}, count: 13, keep_anchors: true}}}}\nibug68: [c@0, c@2, c@4]"
+    s = resolve_spec(str(write(tmp_path, text)), mesh)
+    pos = np.einsum("kc,kcd->kd", s.bary, mesh.vertices[mesh.faces[s.triangle]])
+    for k, i in zip((0, 2, 4), s.ibug68):
+        assert np.linalg.norm(pos[i] - mesh.vertices[jaw[k]]) < 1e-12
+    gaps = [np.linalg.norm(pos - mesh.vertices[a], axis=1).min() for a in jaw]
+    assert max(gaps) < 1e-12  # every anchor is a sample
+    plain = resolve_spec(str(write(tmp_path, text.replace(", keep_anchors: true", "").split("\n")[0], "p.yaml")), mesh)
+    ppos = np.einsum("kc,kcd->kd", plain.bary, mesh.vertices[mesh.faces[plain.triangle]])
+    assert max(np.linalg.norm(ppos - mesh.vertices[a], axis=1).min() for a in jaw[1:-1]) > 1e-4
+    with pytest.raises(SpecError, match=r"groups.c.count: keep_anchors: count 4 is fewer than the 5 anchors"):
+        resolve_spec(str(write(tmp_path, text.replace("count: 13", "count: 4"), "q.yaml")), mesh)
+    with pytest.raises(SpecError, match=r"ibug68\[0\]: 'c@0': 'c' has no anchor 0 among its samples"):
+        resolve_spec(str(write(tmp_path, text.replace("keep_anchors: true", "keep_anchors: true, ends: false"),
+                               "r.yaml")), mesh)
