@@ -10,6 +10,7 @@ start, spec resolution).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing as mp
 import tempfile
 import time
@@ -64,6 +65,22 @@ def run():
     core = 3 * n / (t_read + t_label)
     print(f"core, 1 process: {core:,.0f} samples/s (read {3 * n / t_read:,.0f}/s, label {3 * n / t_label:,.0f}/s), "
           f"490 landmarks, {m.resolution}px depth")
+    # The cost of marching silhouettes along 5 candidate lines instead of the horizontal one only
+    # (issue 17), labeling the same shards alternately with each labeler.
+    one_line = BatchLabeler(dataclasses.replace(lab.spec, contour_triangle=lab.spec.contour_triangle[:, :1],
+                                                contour_bary=lab.spec.contour_bary[:, :1]), model)
+    spent = {"5 lines": 0.0, "1 line": 0.0}
+    for _ in range(3):
+        for s in m.shards:
+            with h5py.File(Path(folder) / s.file, "r") as f:
+                x = read_inputs(f)
+            for name, labeler in (("5 lines", lab), ("1 line", one_line)):
+                t = time.perf_counter()
+                labeler.label(x)
+                spent[name] += time.perf_counter() - t
+    print(f"label rate, silhouettes on 5 contour lines / on the horizontal one only: "
+          f"{spent['1 line'] / spent['5 lines']:.2f}x ({3 * n / spent['5 lines']:,.0f} vs {3 * n / spent['1 line']:,.0f} "
+          "samples/s, same shards, alternating)")
     source = str(Path(__file__).resolve().parents[1] / "landmark_specs" / "490.yaml")
     (Path(folder) / sf.LABELS_DIR / "bench_steady").mkdir(parents=True, exist_ok=True)
     with thread_share(2):

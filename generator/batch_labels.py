@@ -140,14 +140,10 @@ class BatchLabeler:
         corners = lambda tri: np.searchsorted(ids, faces[np.asarray(tri)])  # noqa: E731  (..., 3) local ids
         self._lm, self._ct, self._pu = corners(spec.triangle), corners(spec.contour_triangle), corners(spec.pupil_triangle)
         self._bary, self._pupil_bary = spec.bary.astype(F4), spec.pupil_bary.astype(F4)  # (K, 3), (2, 3)
-        # Silhouette lines flattened: (S, L, C) -> (S * L, C) candidates.
-        n_c = spec.contour_triangle.shape[-1]
-        self._ct = self._ct.reshape(-1, n_c, 3)
-        self._contour_bary = spec.contour_bary.astype(F4).reshape(-1, n_c, 3)  # (S * L, C, 3)
-        # Candidates share triangles: facing is computed per distinct triangle.
-        tri_u, self._ct_of = np.unique(spec.contour_triangle, return_inverse=True)
-        self._ct_of = self._ct_of.reshape(-1, n_c)  # (S * L, C) -> row of tri_u
-        self._ctu = corners(tri_u)  # (U, 3) local ids
+        # Silhouette candidates flattened: (S, L, C) -> S * L * C rows of corner ids and weights.
+        self._lines = spec.contour_triangle.shape
+        self._ct = self._ct.reshape(-1, 3)
+        self._contour_bary = spec.contour_bary.astype(F4).reshape(-1, 3)
 
     def label(self, x: SampleInputs) -> dict[str, np.ndarray]:
         """``shard_format.LABEL_FIELDS`` arrays for the N samples of ``x`` (N may be 0)."""
@@ -195,40 +191,46 @@ class BatchLabeler:
         """``(3, S, B)`` camera points of the silhouette landmarks slid to the outline
         (projection._contour_points, in camera coordinates: the camera sits at the origin).
 
-        A candidate faces the camera when its triangle does: ``n . (0 - p) > 0`` for the triangle's
-        normal ``n`` and any point ``p`` of its plane, so the sign is computed once per distinct
-        triangle, with ``p`` its first corner, and the candidate points themselves only at the two
-        candidates each landmark interpolates between."""
-        c = cam_v[:, self._ctu]  # (3, U, 3, B)
-        e1, e2 = c[:, :, 1] - c[:, :, 0], c[:, :, 2] - c[:, :, 0]
-        normal = np.stack([e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]])
-        dot = normal[0] * c[0, :, 0] + normal[1] * c[1, :, 0] + normal[2] * c[2, :, 0]  # (U, B) n . p
-        n_len = np.sqrt(normal[0] ** 2 + normal[1] ** 2 + normal[2] ** 2)
-        front = (dot < 0)[self._ct_of]  # (S * L, C, B)
-        n_c = front.shape[1]
+        Each landmark's line is the one whose candidate ``CONTOUR_PROBE`` faces the camera most;
+        only that line's candidates are then tested. A candidate faces the camera when its
+        triangle does: ``n . (0 - p) > 0`` for the triangle's normal ``n`` and any point ``p`` of
+        its plane (its first corner here), and the candidate points themselves are computed only
+        at the two candidates each landmark interpolates between."""
+        n_s, n_l, n_c = self._lines
+        b = cam_v.shape[-1]
+        flat_v = cam_v.reshape(3, -1)  # vertex i of sample j at i * B + j
+        b_idx = np.arange(b)
+
+        def corners(rows):  # (3, ..., B, 3) triangle corners of the candidates ``rows (..., B)``
+            return flat_v[:, self._ct[rows] * b + b_idx[:, None]]
+
+        def normal(c):
+            e1, e2 = c[..., 1] - c[..., 0], c[..., 2] - c[..., 0]
+            return np.stack([e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]])
+
+        def candidate(rows):  # (3, ..., B) points and (..., B) facing (cosine) of candidates rows (..., B)
+            c, w = corners(rows), self._contour_bary[rows]
+            p = w[..., 0] * c[..., 0] + w[..., 1] * c[..., 1] + w[..., 2] * c[..., 2]
+            n = normal(c)
+            dot = n[0] * p[0] + n[1] * p[1] + n[2] * p[2]
+            n_len = np.sqrt(n[0] ** 2 + n[1] ** 2 + n[2] ** 2)
+            return p, -dot / (n_len * np.sqrt(p[0] ** 2 + p[1] ** 2 + p[2] ** 2) + F4(1e-30))
+
+        lines = np.arange(n_s * n_l)[:, None] * n_c + np.zeros((1, b), np.int64)  # (S * L, B) first candidates
+        _, probe = candidate(lines + CONTOUR_PROBE)
+        line = np.argmax(probe.reshape(n_s, n_l, b), axis=1)  # (S, B): the line the surface turns fastest along
+        first = (np.arange(n_s)[:, None] * n_l + line) * n_c  # (S, B) its candidate 0
+        rows = first[:, None] + np.arange(n_c)[:, None]  # (S, C, B)
+        c = corners(rows)  # (3, S, C, B, 3)
+        n = normal(c)
+        front = (n[0] * c[0, ..., 0] + n[1] * c[1, ..., 0] + n[2] * c[2, ..., 0]) < 0  # (S, C, B)
         k = np.where(front.any(1), np.argmax(front, 1), n_c - 1)  # (S, B)
         prev = np.maximum(k - 1, 0)
-        b = k.shape[1]
-        s_idx, b_idx = np.arange(len(k))[:, None] * n_c, np.arange(b)
-        flat_v = cam_v.reshape(3, -1)  # vertex i of sample j at i * B + j
-
-        def candidate(j):  # (3, S, B) points and (S, B) facing of candidates j (S, B)
-            sc = s_idx + j  # flat (S, C) index
-            at = self._ct.reshape(-1, 3)[sc] * b + b_idx[:, None]  # (S, B, 3) into flat_v
-            w, corners = self._contour_bary.reshape(-1, 3)[sc], flat_v[:, at]  # (S, B, 3), (3, S, B, 3)
-            p = w[..., 0] * corners[..., 0] + w[..., 1] * corners[..., 1] + w[..., 2] * corners[..., 2]
-            u = self._ct_of.reshape(-1)[sc] * b + b_idx  # (S, B) into dot, n_len
-            return p, -dot.take(u) / (n_len.take(u) * np.sqrt(p[0] ** 2 + p[1] ** 2 + p[2] ** 2) + F4(1e-30))
-
-        pa, fa = candidate(prev)
-        pb, fb = candidate(k)
+        pa, fa = candidate(first + prev)
+        pb, fb = candidate(first + k)
         with np.errstate(invalid="ignore", divide="ignore"):
             t = np.clip(np.where((k > 0) & (fb > fa), -fa / (fb - fa), F4(1.0)), 0.0, 1.0)
-        per_line = (1 - t) * pa + t * pb  # (3, S * L, B)
-        n_s, n_l = self.spec.contour_triangle.shape[:2]
-        _, probe = candidate(np.full(k.shape, CONTOUR_PROBE))
-        line = np.argmax(probe.reshape(n_s, n_l, b), axis=1)  # (S, B): the line the surface turns fastest along
-        return np.take_along_axis(per_line.reshape(3, n_s, n_l, b), line[None, :, None], axis=2)[:, :, 0]
+        return (1 - t) * pa + t * pb
 
     def _depth_test(self, uv: np.ndarray, z: np.ndarray, depth: np.ndarray, rows: np.ndarray):
         """``(out_of_frame, self_occluded)`` ``(P, B)`` bool for pixels ``uv (2, P, B)`` at camera depth

@@ -52,13 +52,19 @@ def test_visibility_matches_depth_under_yaw(model, spec68):
     jaw = spec68.group_slices[spec68.group_names.index("jaw")]
     # yaw > 0 turns the face toward the subject's left (+x): the left end of the jaw goes out of sight
     assert lm.self_occluded[jaw[1] - 4:jaw[1]].all()
-    assert lm.visible[jaw[0]:jaw[0] + 4].all()
+    assert lm.visible[jaw[0] + 1:jaw[0] + 4].all()  # (the first, at the ear's height, may hide behind the ear)
     # the hidden jaw points' contour positions are on the visible outline, nearer the face centre
     i = jaw[1] - 2
     assert not np.allclose(lm.uv_contour[i], lm.uv[i])
-    # every visible landmark is within tolerance of the depth map at its pixel
-    ij = np.floor(lm.uv[lm.visible]).astype(int)
-    assert np.all(lm.cam[lm.visible, 2] <= depth[ij[:, 1], ij[:, 0]] + 0.01)
+    # every visible landmark is within tolerance of the farthest of its 4 nearest pixel centres
+    # (the documented rule; background pixels count as far)
+    j0, i0 = (np.floor(lm.uv[lm.visible] - 0.5).astype(int).T)
+    far = np.max([depth[np.clip(i0 + di, 0, 255), np.clip(j0 + dj, 0, 255)] for di in (0, 1) for dj in (0, 1)], axis=0)
+    assert np.all(lm.cam[lm.visible, 2] <= far + 0.01)
+    hidden = lm.self_occluded  # and the hidden ones are behind all four
+    j0, i0 = (np.floor(lm.uv[hidden] - 0.5).astype(int).T)
+    far = np.max([depth[np.clip(i0 + di, 0, 255), np.clip(j0 + dj, 0, 255)] for di in (0, 1) for dj in (0, 1)], axis=0)
+    assert np.all(lm.cam[hidden, 2] > far + 0.01)
     # a tolerance of a metre makes everything in frame visible
     loose = project_landmarks(spec68, v, model.faces, cam, depth_map=depth, tolerance=1.0)
     assert np.array_equal(loose.visible, ~loose.out_of_frame)

@@ -126,7 +126,8 @@ def test_schema_1_datasets_still_read_and_relabel(tmp_path, capsys):
     m = sf.read_manifest(out)
     shards = []
     for s in m.shards:
-        with h5py.File(out / s.file, "r+") as f:
+        with h5py.File(out / s.file, "r+") as f:  # schema 1 had no occlusion: its visible included those points
+            f["labels/ibug68/visible"][...] = f["labels/ibug68/visible"][()] | f["labels/ibug68/occluded"][()]
             del f["occlusion"], f["labels/ibug68/occluded"]
             f.attrs["schema_version"] = 1
         shards.append(dataclasses.replace(s, sha256=sf.sha256_file(out / s.file), bytes=(out / s.file).stat().st_size))
@@ -149,3 +150,27 @@ def test_schema_1_datasets_still_read_and_relabel(tmp_path, capsys):
     capsys.readouterr()
     assert main(["inspect", str(out)]) == 2
     assert "schema_version 2, the manifest says 1" in capsys.readouterr().out
+
+
+def test_relabel_with_a_new_68_spec_equals_a_fresh_render(tmp_path):
+    """A dataset rendered with the 68 spec of version 1 (before the points were re-placed to the
+    300-W convention), relabelled with the shipped 68 spec without rendering again, has exactly
+    the labels of a fresh render with the shipped spec; and the two specs do differ."""
+    from pathlib import Path
+
+    require_raster()
+    v1 = str(Path(__file__).resolve().parents[1] / "landmark_specs" / "data" / "68_v1.yaml")
+    old, new = tmp_path / "old", tmp_path / "new"
+    assert render(old, num=4, shard_size=2, spec=v1) == 0
+    assert render(new, num=4, shard_size=2, spec="68") == 0
+    assert main(["relabel", str(old), "--spec", "68", "--name", "current", "--workers", "1"]) == 0
+    mo, mn = sf.read_manifest(old), sf.read_manifest(new)
+    moved = 0.0
+    for so, sn in zip(mo.shards, mn.shards):
+        first = sf.read_labels(mo.label_file(old, "ibug68", so.file), "ibug68")
+        relabelled = sf.read_labels(mo.label_file(old, "current", so.file), "current")
+        fresh = sf.read_labels(mn.label_file(new, "ibug68", sn.file), "ibug68")
+        for k in sf.LABEL_FIELDS:
+            assert np.array_equal(relabelled[k], fresh[k]), k
+        moved = max(moved, float(np.abs(first["landmarks_2d"] - fresh["landmarks_2d"]).max()))
+    assert moved > 1.0  # pixels: version 1 put points elsewhere

@@ -1,0 +1,248 @@
+"""Where a 300-W annotator would put our 68 points: measure, and re-place them (issue 17).
+
+The judge is dlib's 68-point shape predictor, trained on the human 300-W labels
+(``shape_predictor_68_face_landmarks.dat``, in the ``face_recognition_models`` sdist; benches
+only), run the way it was trained: from the box of dlib's own HOG face detector (``dlib-bin``).
+
+    python bench/fit_ibug68.py collect --num 160 --seed 1 --out DIR --predictor FILE
+    python bench/fit_ibug68.py offsets --data DIR [--spec 68]          # the per-point table
+    python bench/fit_ibug68.py fit --data DIR --out new68.yaml         # re-placed points
+
+``collect`` renders default Cycles scenes with |yaw| < 45 degrees (256 px, 16 spp + denoiser) and
+stores, per render, the detections and the predictor's 68 points on each: nothing that depends on
+a spec, so any spec can be scored afterwards from the stored scenes alone (as relabel does).
+``offsets`` prints, per iBUG point (1-based, as the 300-W guide counts), the mean offset of the
+predictor's point from ours in % of the inter-ocular distance (outer eye corners), by |yaw| bucket,
+over the renders where the detector found the face. ``fit`` moves each point of the given spec by
+its mean offset at |yaw| < 20 (made left/right symmetric; midline points stay on x = 0), turned
+into metres on the neutral head seen from the front, and puts it back on the surface: jaw points
+onto the frontal outline (skin whose normal is across the view) nearest that spot, the others onto
+the first surface a frontal ray meets there (eyeballs excluded). It writes a 68 spec file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_realism import face_yaw_deg, label_box, shape_points  # noqa: E402
+
+from facegen.generator.camera import scene_camera  # noqa: E402
+from facegen.generator.config import load_scene_config  # noqa: E402
+from facegen.generator.head_model import HeadModel, vertex_normals  # noqa: E402
+from facegen.generator.projection import load_spec, project_landmarks, template_mesh  # noqa: E402
+from facegen.generator.samplers import sample_scene  # noqa: E402
+
+BUCKETS = ((0, 20), (20, 45))
+GROUPS = (("jaw", 0, 17), ("brow_right", 17, 22), ("brow_left", 22, 27), ("nose_bridge", 27, 31),
+          ("nostrils", 31, 36), ("eye_right", 36, 42), ("eye_left", 42, 48), ("lips_outer", 48, 60),
+          ("lips_inner", 60, 68))
+MIDLINE = (8, 27, 28, 29, 30, 33, 51, 57, 62, 66)  # 0-based iBUG points on the face's midline
+
+
+def collect(args) -> None:
+    import dlib
+
+    from facegen.generator.backends import make_renderer
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg, model = load_scene_config(None), HeadModel.load()
+    renderer = make_renderer("cycles", model=model, samples=16)
+    detector, predictor = dlib.get_frontal_face_detector(), dlib.shape_predictor(args.predictor)
+    rows, i = [], 0
+    try:
+        while len(rows) < args.num:
+            scene = sample_scene(cfg, args.seed, i)
+            i += 1
+            verts = model.scene_vertices(scene)
+            cam = scene_camera(model, scene, verts, 256, 256)
+            yaw = face_yaw_deg(scene, cam)
+            if abs(yaw) >= BUCKETS[-1][1]:
+                continue
+            res = renderer.render(scene, verts, cam, segmentation=False, depth=True)
+            np.save(out / f"{args.seed}_{i - 1}_depth.npy", res.depth)
+            dets = detector(res.rgb, 1)
+            shapes = [predictor(res.rgb, d) for d in dets]
+            rows.append(dict(i=i - 1, yaw=yaw, dets=[[d.left(), d.top(), d.right(), d.bottom()] for d in dets],
+                             pred=[shape_points(s).tolist() for s in shapes]))
+            print(len(rows), flush=True)
+            (out / f"rows_{args.seed}.json").write_text(json.dumps(rows))
+    finally:
+        renderer.close()
+
+
+def measured(data: Path, spec_name: str, model):
+    """Per render with a detection on our face: (|yaw|, predictor points - our points in % IOD)."""
+    cfg, spec = load_scene_config(None), load_spec(spec_name, model)
+    out = []
+    for f in sorted(data.glob("rows_*.json")):
+        seed = int(f.stem.split("_")[1])
+        for r in json.loads(f.read_text()):
+            scene = sample_scene(cfg, seed, r["i"])
+            verts = model.scene_vertices(scene)
+            cam = scene_camera(model, scene, verts, 256, 256)
+            depth = np.load(data / f"{seed}_{r['i']}_depth.npy")
+            lm = project_landmarks(spec, verts, model.faces, cam, depth_map=depth)
+            ours = np.where(spec.silhouette[:, None], lm.uv_contour, lm.uv)[spec.ibug68]
+            x0, y0, x1, y1 = label_box(ours)
+            hits = [p for d, p in zip(r["dets"], r["pred"])
+                    if x0 <= (d[0] + d[2]) / 2 <= x1 and y0 <= (d[1] + d[3]) / 2 <= y1]
+            if hits:
+                iod = np.linalg.norm(ours[36] - ours[45])
+                out.append((abs(r["yaw"]), 100 * (np.asarray(hits[0], np.float64) - ours) / iod))
+    return out
+
+
+def table(rows) -> dict[str, np.ndarray]:
+    means = {}
+    for lo, hi in BUCKETS:
+        sel = [o for y, o in rows if lo <= y < hi]
+        if sel:
+            means[f"{lo}-{hi}"] = np.mean(sel, axis=0)
+            print(f"|yaw| {lo}-{hi}: {len(sel)} renders with the face detected")
+    print("  pt " + "".join(f"{b:>20}" for b in means) + "   (|d| dx dy, % IOD, y down)")
+    for k in range(68):
+        print(f"  {k + 1:2d} " + "".join(f"{np.hypot(*m[k]):8.1f}{m[k][0]:6.1f}{m[k][1]:6.1f}" for m in means.values()))
+    for b, m in means.items():
+        d = np.hypot(*m.T)
+        goal = 4 if b == "0-20" else 6
+        print(f"  {b}: mean |d| {d.mean():.1f}, worst point {int(np.argmax(d)) + 1} ({d.max():.1f}), "
+              f"points over {goal} %: {int((d > goal).sum())}")
+    return means
+
+
+def fit(args) -> None:
+    model = HeadModel.load()
+    mesh = template_mesh(model)
+    spec = load_spec(args.spec, model)
+    from facegen.landmark_specs.surface import Surface
+
+    surface = Surface(mesh)
+    means = table(measured(Path(args.data), args.spec, model))
+    off = means["0-20"].copy()  # (68, 2) % IOD, image axes (x right = subject's left, y down)
+    v = mesh.vertices
+    pos = surface.point(spec.triangle[spec.ibug68], spec.bary[spec.ibug68])
+    iod = np.linalg.norm(pos[36, [0, 2]] - pos[45, [0, 2]])
+    flip = spec.flip[spec.ibug68]
+    sym = 0.5 * (off + off[flip] * [-1.0, 1.0])
+    sym[list(MIDLINE), 0] = 0.0
+    target = pos[:, [0, 2]] + args.step * sym / 100 * iod * [1.0, -1.0]  # metres, frontal x and z
+    target[list(MIDLINE), 0] = 0.0
+    skin = np.zeros(len(v), bool)
+    for r in ("face_skin", "neck"):
+        skin |= mesh.regions[r]
+    normals = vertex_normals(v, mesh.faces)
+    outward = np.sign(v[:, 0]) * normals[:, 0] - normals[:, 2]  # away from the face sideways or down
+    outline = np.flatnonzero(skin & (np.abs(normals[:, 1]) < 0.2) & (outward > 0.5))
+    eyes = mesh.regions["eyeball_left"] | mesh.regions["eyeball_right"]
+    face_mask = ~eyes[mesh.faces].any(axis=1)
+    tri, bary = spec.triangle[spec.ibug68].copy(), spec.bary[spec.ibug68].copy()
+    for k in range(68):
+        if k < 17:  # the jaw: onto the frontal outline, on the point's side
+            side = outline[np.sign(v[outline, 0]) == np.sign(target[k, 0])] if k != 8 else outline
+            j = side[np.argmin(np.linalg.norm(v[side][:, [0, 2]] - target[k], axis=1))]
+            f = int(np.flatnonzero((mesh.faces == j).any(axis=1))[0])
+            tri[k], bary[k] = f, (mesh.faces[f] == j).astype(float)
+        else:
+            t, b = surface.frontal_hits(target[k][None], face_mask)
+            if t[0] >= 0:
+                tri[k], bary[k] = t[0], b[0]
+    for k in range(68):  # the subject's left half: mirror images of the right half's points
+        if flip[k] != k and pos[k, 0] > 0:
+            t, b = surface.mirror_points(tri[flip[k]][None], bary[flip[k]][None])
+            tri[k], bary[k] = t[0], b[0]
+    write_spec(Path(args.out), tri, bary, args)
+    print(f"wrote {args.out}")
+    if args.dense:
+        moved = move_dense_anchors(Path(args.dense), surface, pos, tri, bary)
+        print(f"moved {moved} anchors of {args.dense} with their iBUG points")
+
+
+def move_dense_anchors(path: Path, surface, old_pos: np.ndarray, tri: np.ndarray, bary: np.ndarray) -> int:
+    """Rewrite the curve anchors of a dense spec that sat on an old iBUG point onto the new one
+    (the dense specs' ``GROUP@K`` entries then stay exact). Comments at the top are kept."""
+    import yaml
+
+    text = path.read_text()
+    header = [line for line in text.splitlines() if line.startswith("#")][:1]
+    tail = text[text.index("# The 68 iBUG points"):] if "# The 68 iBUG points" in text else ""
+    data = yaml.safe_load(text)
+    moved = 0
+    for group in data["groups"].values():
+        for i, a in enumerate(group.get("anchors", [])):
+            if isinstance(a, int):
+                p = surface.v[a]
+            else:
+                p = surface.point(np.array([a["triangle"]]), np.array([a["bary"]], np.float64))[0]
+            k = int(np.argmin(np.linalg.norm(old_pos - p, axis=1)))
+            if np.linalg.norm(old_pos[k] - p) < 1e-6:  # (a file's weights may sum to 1 - 1e-6; resolve renormalises)
+                w = np.clip(bary[k], 0.0, 1.0) / np.clip(bary[k], 0.0, 1.0).sum()
+                group["anchors"][i] = {"triangle": int(tri[k]), "bary": [round(float(x), 6) for x in w]}
+                moved += 1
+    data.pop("ibug68", None)
+    body = yaml.safe_dump(data, sort_keys=False, width=110, default_flow_style=None)
+    path.write_text("\n".join(header) + "\n" + body + tail)
+    return moved
+
+
+def write_spec(path: Path, tri: np.ndarray, bary: np.ndarray, args) -> None:
+    src = load_spec_text()
+    lines = ["# iBUG 300-W 68-point markup on the facegen head (landmark_specs/SPECS.md explains the format).",
+             "# Points are {triangle, bary} surface points; the comment on each line is its iBUG-68 index",
+             "# (0-based). Left = the subject's left (+x, image right in a frontal photo). Placed by",
+             f"# bench/fit_ibug68.py fit --step {args.step} (SPECS.md: how the 68 points were placed).",
+             "name: ibug68", f"description: {src['description']}", "groups:"]
+    for name, a, b in GROUPS:
+        g = src["groups"][name]
+        lines += [f"  {name}:", f"    description: {json.dumps(g['description'])}"]
+        if g.get("silhouette"):
+            lines.append("    silhouette: true")
+        lines.append("    points:")
+        for k in range(a, b):
+            w = ", ".join(f"{x:.6f}" for x in np.clip(bary[k], 0.0, 1.0) / np.clip(bary[k], 0.0, 1.0).sum())
+            lines.append(f"      - {{triangle: {int(tri[k])}, bary: [{w}]}}  # {k}")
+    lines += ["# iBUG order: group names expand to their points in order.",
+              "ibug68: [" + ", ".join(n for n, _, _ in GROUPS) + "]"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def load_spec_text() -> dict:
+    import yaml
+
+    return yaml.safe_load((Path(__file__).resolve().parents[1] / "landmark_specs" / "68.yaml").read_text())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--num", type=int, default=160)
+    c.add_argument("--seed", type=int, default=1)
+    c.add_argument("--out", required=True)
+    c.add_argument("--predictor", required=True)
+    o = sub.add_parser("offsets")
+    o.add_argument("--data", required=True)
+    o.add_argument("--spec", default="68")
+    f = sub.add_parser("fit")
+    f.add_argument("--data", required=True)
+    f.add_argument("--spec", default="68")
+    f.add_argument("--step", type=float, default=1.0, help="share of the measured offset to move by")
+    f.add_argument("--out", required=True)
+    f.add_argument("--dense", default=None, help="a dense spec file whose anchors on the iBUG points move too")
+    args = ap.parse_args()
+    if args.cmd == "collect":
+        collect(args)
+    elif args.cmd == "offsets":
+        table(measured(Path(args.data), args.spec, HeadModel.load()))
+    else:
+        fit(args)
+
+
+if __name__ == "__main__":
+    main()
