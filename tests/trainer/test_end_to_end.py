@@ -54,7 +54,7 @@ def test_train_daln_resume_evaluate_predict(tmp_path, shards, small_real, real_f
     capsys.readouterr()
     assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(real_faces), "--synthetic", str(shards)]) == 0
     out = capsys.readouterr().out
-    assert "synthetic test" in out and "(a) nearest" in out and "(b) mlp" in out and "far too few" in out
+    assert "synthetic test" in out and "(a) ibug points" in out and "(b) mlp" in out and "far too few" in out
     table = [ln for ln in out.splitlines() if ln.startswith("run/last.pt")]
     assert len(table) == 4
     numbers = [float(x) for ln in table for x in re.findall(r"\d+\.\d+", ln)]
