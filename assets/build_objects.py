@@ -13,13 +13,11 @@ that its largest side is the catalogue's (real size, cm).
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
+from asset_manifest import save_asset  # assets/asset_manifest.py (this script's folder)
 
 HERE = Path(__file__).resolve().parent
 # facegen name -> the catalogue's name of the model
@@ -99,21 +97,14 @@ def main() -> None:
             records[name] = {"catalogue_name": title, "creator": entry.get("creator", ""), "model": model,
                              "size_m": round(size_m, 4), "triangles": int(len(f)), "licence_file": licence}
     out = HERE / "objects.npz"
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, names=np.array(list(OBJECTS)), **arrays)
-    out.write_bytes(buffer.getvalue())
-    data = out.read_bytes()
-    manifest_path = HERE / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["objects.npz"] = {
-        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "built_by": "assets/build_objects.py",
+    size = save_asset(out, {"names": np.array(list(OBJECTS)), **arrays}, {
+        "built_by": "assets/build_objects.py",
         "source": "Debian sweethome3d-furniture 1.8-1: BlendSwap-CC-0.sh3f (Blend Swap models, OBJ + MTL)",
         "licence": "CC0-1.0 (the catalogue's LICENSE.TXT and each model's Blend Swap licence file)",
         "objects": records,
-    }
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    })
     counts = ", ".join(f"{k} {r['triangles']}" for k, r in records.items())
-    print(f"wrote {out} ({len(data)} bytes), triangles: {counts}")
+    print(f"wrote {out} ({size} bytes), triangles: {counts}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from importlib import resources
 
 import numpy as np
 
-from facegen.generator.head_model import fit_rotation
+from facegen.generator.head_model import fit_rotation, rotation_matrix
 
 LENS_OFFSET_M = 0.024  # eyeball centre -> lens plane (12 mm eyeball radius + 12 mm vertex distance)
 OBJECT_NAMES = ("phone", "coffee_cup", "plastic_cup", "comb", "marker", "headphones", "baby_bottle")
@@ -30,6 +30,9 @@ OBJECT_NAMES = ("phone", "coffee_cup", "plastic_cup", "comb", "marker", "headpho
 # x condition) is the point.
 ANCHORS = ("mouth", "chin", "left_cheek", "right_cheek", "left_eye", "right_eye", "nose")
 HAND_POSES = ("open", "relaxed", "cupped", "fist", "point")  # assets/build_hands.py POSES
+# The hand's axes in the head's frame before it is turned: fingers (+y) up, out of the palm (+z)
+# toward the back of the head (the palm faces the face), +x = y x z.
+HAND_IN_HEAD = np.column_stack([[-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
 RIM_POINTS = 32  # points around each rim
 TUBE_SIDES = 6  # sides of each tube's cross-section
 TEMPLE_POINTS = 8
@@ -124,8 +127,6 @@ def object_transform(layout: OccluderLayout, posed: np.ndarray, params, camera_p
     """4x4 world matrix of the scene's object: scaled, turned by ``object_rotation_deg`` (yaw,
     pitch, roll, as a head pose) in the head's frame, centred ``object_offset_m`` from its anchor
     toward the camera."""
-    from facegen.generator.head_model import rotation_matrix
-
     posed = np.asarray(posed, np.float64)
     head = fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])
     turn = rotation_matrix(*params.object_rotation_deg)
@@ -165,12 +166,11 @@ def hand_mesh(layout: OccluderLayout, posed: np.ndarray, params) -> tuple[np.nda
         faces = faces[:, ::-1]
     posed = np.asarray(posed, np.float64)
     head = fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])  # columns: left, back, up
-    base = np.column_stack([np.cross([0.0, 0.0, 1.0], [0.0, 1.0, 0.0]), [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
-    turn, tilt, roll = (np.radians(a) for a in (params.turn_deg, -params.tilt_deg, side * params.roll_deg))
-    about_y = np.array([[np.cos(turn), 0, np.sin(turn)], [0, 1, 0], [-np.sin(turn), 0, np.cos(turn)]])
-    about_x = np.array([[1, 0, 0], [0, np.cos(tilt), -np.sin(tilt)], [0, np.sin(tilt), np.cos(tilt)]])
-    swing = np.array([[np.cos(roll), 0, np.sin(roll)], [0, 1, 0], [-np.sin(roll), 0, np.cos(roll)]])  # about back
-    in_head = v @ (swing @ base @ about_y @ about_x).T
+    # rotation_matrix(0, 0, a) turns about y (the head's back axis; the hand's fingers), (0, p, 0)
+    # about x by -p: the swing across the face, the turn of the palm and the lean of the fingertips.
+    swing = rotation_matrix(0.0, 0.0, side * params.roll_deg)
+    turn, lean = rotation_matrix(0.0, 0.0, params.turn_deg), rotation_matrix(0.0, params.tilt_deg, 0.0)
+    in_head = v @ (swing @ HAND_IN_HEAD @ turn @ lean).T
     anchor = posed[layout.anchors[params.anchor]].mean(axis=0)
     depth = in_head[:, 1].max()  # how far the hand reaches toward the face (+y is back) from its centre
     centre = anchor + head @ np.array([params.slide_m[0], -params.offset_m - depth, params.slide_m[1]])

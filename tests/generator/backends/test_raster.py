@@ -241,38 +241,39 @@ def test_teeth_show_in_the_open_mouth(renderer, model, monkeypatch):
     assert with_teeth.rgb[changed].mean() > without.rgb[changed].mean() + 40
 
 
-def test_a_held_object_occludes_the_landmarks_behind_it(renderer, model):
-    """A phone held 5 cm in front of the mouth, its screen toward the camera: the mouth landmarks
-    are occluded and the pixels are the occluder class and the cover."""
+def _hides_the_mouth(renderer, model, scene):
+    """Render ``scene`` at 128 px and check what an occluder held before the mouth must do: its
+    pixels are the cover and the occluder class, the mouth landmarks are occluded and the eyes
+    are not. Returns the render."""
     from facegen.generator.projection import load_spec, project_landmarks
 
-    scene = sample_scene(load_scene_config(), 5, 0)
-    occ = dataclasses.replace(scene.occluders, glasses="none", object="phone", object_anchor="mouth",
-                              object_offset_m=0.05, object_rotation_deg=(0.0, 0.0, 90.0), object_scale=1.0)
-    scene = dataclasses.replace(scene, head_pose=HeadPose(0.0, 0.0, 0.0), occluders=occ)
     verts = model.scene_vertices(scene)
     cam = scene_camera(model, scene, verts, 128, 128)
     res = renderer.render(scene, verts, cam)
     assert np.array_equal(res.cover >= 128, res.segmentation == CLASSES.index("occluder"))
     lm = project_landmarks(load_spec("68", model), verts, model.faces, cam, depth_map=res.depth, cover=res.cover)
     assert lm.occluded[48:68].mean() > 0.8 and not lm.occluded[36:48].any()
+    return res
+
+
+def test_a_held_object_occludes_the_landmarks_behind_it(renderer, model):
+    """A phone held 5 cm in front of the mouth, its screen toward the camera: the mouth landmarks
+    are occluded and the pixels are the occluder class and the cover."""
+    scene = sample_scene(load_scene_config(), 5, 0)
+    occ = dataclasses.replace(scene.occluders, glasses="none", object="phone", object_anchor="mouth",
+                              object_offset_m=0.05, object_rotation_deg=(0.0, 0.0, 90.0), object_scale=1.0)
+    _hides_the_mouth(renderer, model, dataclasses.replace(scene, head_pose=HeadPose(0.0, 0.0, 0.0), occluders=occ))
 
 
 def test_a_hand_over_the_mouth_occludes_the_mouth_points(renderer, model):
     """An open right hand held across the mouth and chin (fingers toward the subject's left): the mouth
     landmarks are occluded, the eyes are not, and the hand's pixels are the occluder class."""
     from facegen.generator import appearance
-    from facegen.generator.projection import load_spec, project_landmarks
     from facegen.generator.scene import HandParams, NO_OCCLUDERS
 
     scene = dataclasses.replace(sample_scene(load_scene_config(), 5, 1), head_pose=HeadPose(0.0, 0.0, 0.0),
                                 occluders=NO_OCCLUDERS,
                                 hands=HandParams("right", "open", "mouth", 0.01, (0.0, -0.02), 90.0, 0.0, 0.0, 1.0))
-    verts = model.scene_vertices(scene)
-    cam = scene_camera(model, scene, verts, 128, 128)
-    res = renderer.render(scene, verts, cam)
-    assert np.array_equal(res.cover >= 128, res.segmentation == CLASSES.index("occluder"))
-    lm = project_landmarks(load_spec("68", model), verts, model.faces, cam, depth_map=res.depth, cover=res.cover)
-    assert lm.occluded[48:68].mean() > 0.8 and not lm.occluded[36:48].any()
+    res = _hides_the_mouth(renderer, model, scene)
     skin = appearance.skin_rgb(scene.skin.tone) * 255
     assert np.abs(np.median(res.rgb[res.cover >= 128], axis=0) - 0.8 * skin).max() < 0.3 * 255  # skin coloured
