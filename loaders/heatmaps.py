@@ -55,14 +55,19 @@ class HeatmapCodec:
         g = torch.exp(-((centres - pts[..., None]) ** 2) / (2 * self.sigma ** 2))  # (B, K, 2, h)
         return (g[:, :, 1, :, None] * vis[..., None, None]) * g[:, :, 0, None, :]
 
-    def decode(self, heatmaps) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode(self, heatmaps, method: str = "parabola") -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, K, h, w)`` heatmaps (tensor or array) -> landmarks ``(B, K, 2)`` float32 input pixels and
-        scores ``(B, K)`` (the peak values)."""
+        scores ``(B, K)`` (the peak values). ``method``: ``parabola`` (above) or ``centroid``: the
+        mean position of the positive heatmap in the 5 x 5 window around the arg-max."""
         hm = torch.as_tensor(heatmaps).float()
         b, k, h, w = hm.shape
         flat = hm.reshape(b, k, h * w)
         scores, arg = flat.max(dim=-1)
         iy, ix = arg // w, arg % w
+        if method == "centroid":
+            return self._centroid(hm, iy, ix), scores
+        if method != "parabola":
+            raise ValueError(f"unknown decoding {method!r} (parabola or centroid)")
 
         def log_at(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # edge pixels repeat outwards
             idx = y.clamp(0, h - 1) * w + x.clamp(0, w - 1)
@@ -77,3 +82,15 @@ class HeatmapCodec:
         x = (ix.float() + 0.5 + offsets[0]) / (w / self.input_size)
         y = (iy.float() + 0.5 + offsets[1]) / (h / self.input_size)
         return torch.stack([x, y], dim=-1), scores
+
+    def _centroid(self, hm: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor, radius: int = 2) -> torch.Tensor:
+        b, k, h, w = hm.shape
+        d = torch.arange(-radius, radius + 1)
+        ys = (iy[..., None] + d).clamp(0, h - 1)  # (B, K, n)
+        xs = (ix[..., None] + d).clamp(0, w - 1)
+        idx = (ys[..., :, None] * w + xs[..., None, :]).reshape(b, k, -1)
+        vals = hm.reshape(b, k, h * w).gather(-1, idx).clamp_min(0).reshape(b, k, d.numel(), d.numel())
+        total = vals.sum((-1, -2)).clamp_min(1e-12)
+        y = (vals.sum(-1) * (ys.float() + 0.5)).sum(-1) / total
+        x = (vals.sum(-2) * (xs.float() + 0.5)).sum(-1) / total
+        return torch.stack([x / self.scale, y / self.scale], dim=-1)

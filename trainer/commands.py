@@ -57,10 +57,17 @@ def _cmd_predict(args) -> int:
             Image.open(path).close()
         except (OSError, Image.DecompressionBombError) as exc:
             raise UserError(f"IMAGE {path}: not an image PIL can read ({one_line(str(exc), 120)})") from None
+    box = None
+    if args.box is not None:
+        from facegen.trainer.predict import parse_box
+        try:
+            box = parse_box(args.box)
+        except ValueError as exc:
+            raise UserError(f"--box: {exc}") from None
     from facegen.trainer.predict import predict_images
 
-    written = predict_images(args.checkpoint, args.images, args.out, ibug=args.ibug)
-    print(f"wrote {len(written)} images and .pts files to {args.out}")
+    written = predict_images(args.checkpoint, args.images, args.out, box=box)
+    print(f"{len(written)} faces in {len(args.images)} images: .pts, .json and drawings in {args.out}")
     return 0
 
 
@@ -84,9 +91,10 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=arg.seed, default=0, help="seed of the fit split and the MLP (default 0)")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("predict", help="draw predicted landmarks on images and save them as .pts")
+    p = sub.add_parser("predict", help="find the faces in photos, save their landmarks (.pts, .json) and drawings")
     p.add_argument("--checkpoint", required=True, type=arg.text_arg, help="checkpoint written by facegen train")
-    p.add_argument("images", nargs="+", metavar="IMAGE", type=arg.text_arg, help="face images (crops)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", type=arg.text_arg, help="photos (any size, any number of faces)")
     p.add_argument("--out", required=True, type=arg.out_folder, help="output folder")
-    p.add_argument("--ibug", action="store_true", help="save the 68 iBUG points (protocol a) instead of all K")
+    p.add_argument("--box", default=None, type=arg.text_arg, metavar="X0,Y0,X1,Y1",
+                   help="the face's box in pixels (one face per image; no detector needed)")
     p.set_defaults(func=_cmd_predict)

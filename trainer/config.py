@@ -14,7 +14,10 @@ from facegen.errors import UserError
 from facegen.user_input import (control_characters, field_range, finite, output_folder_problem, printable, ranged,
                                 read_yaml)
 
-MODES = ("synthetic", "synthetic+real", "daln", "real")
+MODES = ("synthetic", "synthetic+real", "daln", "discriminator", "real")
+SCHEDULES = ("constant", "cosine")
+LOSSES = ("mse", "awing")
+HIDDEN = ("supervise", "mask")
 
 
 class ConfigError(UserError, ValueError):
@@ -41,10 +44,42 @@ class ModelSection:
 class DataSection:
     synthetic: str | None = None  # facegen shard folder (source domain); needed by every mode but "real"
     labels: str | None = None  # label set of the shards (default: the dataset's render-time one)
-    real: str | None = None  # real face folder (*.jpg + 300-W .pts); labelled for synthetic+real / real, images only used by daln
+    real: str | None = None  # real face folder (*.jpg + 300-W .pts); labelled for synthetic+real / real, images only used by daln / discriminator
     sigma: float = ranged(0.1, 20, 1.5)  # Gaussian heatmap sigma in heatmap pixels
     crop_margin: float = ranged(1, 4, 1.25)  # square crop side = margin * longer side of the landmark bounding box
-    augment: bool = True  # training: crop jitter, affine, flip (spec flip pairs), photometric
+    augment: bool = True  # training: the augment section's geometric and photometric changes (false: plain crops)
+    hidden: str = "supervise"  # hidden points (self-occluded, under hair or an object): supervise | mask (left out)
+    cache: bool = True  # hold every face in memory as a loose crop (~110 kB each at 128 px); false: stream from disk
+    room: float = ranged(1, 3, 1.5)  # loose crop side / model crop side: room for rotation, scale and shift
+
+
+@dataclass(frozen=True)
+class AugmentSection:
+    """Training augmentation strengths (``trainer/augment.py``), used when data.augment is true; each is
+    drawn per sample. Defaults: the published synthetic-face recipes at 300-W crop sizes."""
+
+    rotation: float = ranged(0, 180, 25.0)  # degrees, uniform in +-rotation
+    scale: float = ranged(0, 1, 0.15)  # crop side times exp(uniform(+-log(1 + scale)))
+    translate: float = ranged(0, 0.5, 0.06)  # centre shift, uniform in +-translate x crop side per axis
+    perspective: float = ranged(0, 0.25, 0.08)  # corner displacement, +-perspective x crop side (homography)
+    flip: float = ranged(0, 1, 0.5)  # probability of a mirror image (points through the spec's flip pairs)
+    brightness: float = ranged(0, 1, 0.25)  # additive offset, uniform in +-brightness (image in [0, 1])
+    contrast: float = ranged(0, 1, 0.35)  # contrast factor in 1 +- contrast about the image mean
+    saturation: float = ranged(0, 1, 0.4)  # saturation factor in 1 +- saturation
+    gain: float = ranged(0, 1, 0.12)  # per-channel gain in 1 +- gain (colour cast, white balance)
+    greyscale: float = ranged(0, 1, 0.1)  # probability of a greyscale image
+    blur: float = ranged(0, 1, 0.25)  # probability of a Gaussian blur
+    blur_sigma: float = ranged(0, 10, 1.8)  # largest blur sigma, input pixels (smallest 0.4)
+    noise: float = ranged(0, 1, 0.3)  # probability of Gaussian noise
+    noise_sd: float = ranged(0, 0.5, 0.05)  # largest noise standard deviation (smallest 0.005; image in [0, 1])
+    jpeg: float = ranged(0, 1, 0.3)  # probability of a JPEG round trip
+    jpeg_quality: int = ranged(1, 90, 15)  # lowest JPEG quality (highest 90)
+    occlusion: float = ranged(0, 1, 0.25)  # probability of one occluding patch (flat colour or noise)
+    occlusion_area: float = ranged(0, 0.8, 0.15)  # largest patch area, fraction of the crop (smallest 0.02)
+
+    def off(self) -> "AugmentSection":
+        """Every strength zero: batches come out as the evaluation crop."""
+        return AugmentSection(**{f.name: 0 for f in dataclasses.fields(self) if f.name != "jpeg_quality"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +92,15 @@ class DalnSection:
 
 
 @dataclass(frozen=True)
+class DiscriminatorSection:
+    """Mode discriminator: a domain classifier on the last stack's features through a GRL (DANN);
+    the GRL coefficient follows daln.lo / daln.hi / daln.alpha."""
+
+    weight: float = ranged(0, 100, 0.1)  # weight of the domain classification loss next to the heatmap loss
+    channels: int = ranged(1, 1024, 64)  # width of the classifier's two strided convolutions
+
+
+@dataclass(frozen=True)
 class LabelTransferSection:
     channels: int = ranged(1, 512, 32)  # U-Net width (c, 2c, 4c)
     weight: float = ranged(0, 100, 1.0)  # weight of the real 68-point heatmap loss through the U-Net
@@ -65,12 +109,16 @@ class LabelTransferSection:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    mode: str = "synthetic"  # synthetic | synthetic+real (label transfer) | daln (unsupervised DA) | real (baseline)
+    mode: str = "synthetic"  # synthetic | synthetic+real (label transfer) | daln | discriminator (unsupervised DA) | real
     out_dir: str = "runs/train"  # checkpoints (last.pt), log.csv and TensorBoard events
     seed: int = ranged(0, 2 ** 63 - 1, 0)  # seeds the model init, the data order and the splits
     steps: int = ranged(1, 10 ** 9, 1000)  # optimisation steps
     batch_size: int = ranged(1, 4096, 16)  # images per domain per step (per process under DDP)
     lr: float = ranged(0, 1, 2.5e-4, lo_open=True)  # Adam learning rate (FAN: 2.5e-4)
+    schedule: str = "cosine"  # learning rate: constant | cosine (decays to 0 at the last step)
+    warmup_steps: int = ranged(0, 10 ** 9, 0)  # linear learning rate warm-up from 0
+    loss: str = "awing"  # heatmap loss: mse | awing (adaptive wing with the weighted loss map, Wang et al. 2019)
+    visibility_weight: float = ranged(0, 100, 0.1)  # weight of the per-point visibility loss (binary cross-entropy)
     weight_decay: float = ranged(0, 1, 0.0)  # Adam weight decay
     log_every: int = ranged(1, 10 ** 9, 10)  # steps between CSV / TensorBoard rows
     checkpoint_every: int = ranged(1, 10 ** 9, 500)  # steps between checkpoints (and one at the end)
@@ -82,7 +130,9 @@ class TrainConfig:
     num_workers: int = ranged(0, 64, 0)  # DataLoader worker processes
     model: ModelSection = field(default_factory=ModelSection)  # the hourglass
     data: DataSection = field(default_factory=DataSection)  # datasets
-    daln: DalnSection = field(default_factory=DalnSection)  # domain adaptation (mode daln)
+    augment: AugmentSection = field(default_factory=AugmentSection)  # augmentation strengths
+    daln: DalnSection = field(default_factory=DalnSection)  # domain adaptation (mode daln; its GRL schedule also discriminator)
+    discriminator: DiscriminatorSection = field(default_factory=DiscriminatorSection)  # mode discriminator
     label_transfer: LabelTransferSection = field(default_factory=LabelTransferSection)  # mode synthetic+real
 
     def to_dict(self) -> dict:
@@ -141,6 +191,10 @@ def _check(cfg: TrainConfig, file: str) -> None:
 
     if cfg.mode not in MODES:
         bad("mode", f"unknown mode {cfg.mode!r} (one of {', '.join(MODES)})")
+    for key, value, known in (("schedule", cfg.schedule, SCHEDULES), ("loss", cfg.loss, LOSSES),
+                              ("data.hidden", cfg.data.hidden, HIDDEN)):
+        if value not in known:
+            bad(key, f"unknown value {value!r} (one of {', '.join(known)})")
     if cfg.device not in ("auto", "cpu", "cuda"):
         bad("device", f"expected auto, cpu or cuda (got {cfg.device!r})")
     if cfg.device == "cuda":

@@ -28,6 +28,7 @@ from .metrics import NORMALISATIONS, nme
 from .train import build_model, load_checkpoint, restore
 
 SUBSET_GROUPS = {"common": ("lfpw", "helen"), "challenging": ("ibug",)}  # 300-W test subsets by folder name
+PRIVATE_GROUPS = {"indoor": ("01_indoor",), "outdoor": ("02_outdoor",)}  # the 300-W private test set (600 images)
 
 
 def load_model(path: str | Path, device="cpu"):
@@ -53,25 +54,33 @@ def ibug_index(checkpoint: str | Path, meta: dict) -> list[int]:
 
 
 @torch.no_grad()
-def predict_dataset(model, lt, meta, dataset, batch_size: int = 16, device="cpu") -> dict:
+def predict_dataset(model, lt, meta, dataset, batch_size: int = 16, device="cpu", method: str = "parabola") -> dict:
     """Run the model over ``dataset``: ``dense`` (N, K, 2), ``gt`` (N, K', 2) crop pixels (NaN where
-    unlabelled), ``lt68`` (N, 68, 2) or None, ``paths`` (N,) str."""
+    unlabelled or hidden), ``gt_all`` (N, K', 2) (hidden points too), ``visible`` (N, K') bool,
+    ``visibility`` (N, K) predicted probability that a point is visible, ``pose`` (N, 3) yaw, pitch,
+    roll (NaN when unknown), ``lt68`` (N, 68, 2) or None, ``paths`` (N,) str. ``method``: heatmap
+    decoding (``HeatmapCodec.decode``)."""
     codec = make_codec(meta["input_size"], meta["sigma"])
-    dense, gt, lt68, paths = [], [], [], []
+    out = {k: [] for k in ("dense", "gt", "gt_all", "visible", "visibility", "pose", "lt68", "paths")}
     for i in range(0, len(dataset), batch_size):
         items = [dataset[j] for j in range(i, min(i + batch_size, len(dataset)))]
         x = torch.stack([it["image"] for it in items]).to(device)
-        heat = model(x)[-1]
-        dense.append(decode(codec, heat)[0])
+        heats, feat = model(x, return_features=True)
+        out["dense"].append(decode(codec, heats[-1], method)[0])
+        out["visibility"].append(torch.sigmoid(model.visibility_logits(feat, heats[-1])).cpu().numpy())
         if lt is not None:
-            lt68.append(decode(codec, lt(heat))[0])
+            out["lt68"].append(decode(codec, lt(heats[-1]), method)[0])
         for it in items:
-            lm = np.asarray(it["landmarks"], np.float32).copy()
-            lm[np.asarray(it["visibility"]) <= 0] = np.nan
-            gt.append(lm)
-            paths.append(str(it.get("meta", {}).get("path", it.get("meta", {}).get("index", ""))))
-    return dict(dense=np.concatenate(dense), gt=np.stack(gt), lt68=np.concatenate(lt68) if lt68 else None,
-                paths=np.array(paths))
+            lm = np.asarray(it["landmarks"], np.float32)
+            vis = np.asarray(it["visibility"]) > 0
+            out["gt_all"].append(lm)
+            out["gt"].append(np.where(vis[:, None], lm, np.nan))
+            out["visible"].append(vis)
+            out["pose"].append(np.asarray(it.get("pose", np.full(3, np.nan)), np.float32))
+            out["paths"].append(str(it.get("meta", {}).get("path", it.get("meta", {}).get("index", ""))))
+    res = {k: np.concatenate(out[k]) if out[k] else None for k in ("dense", "visibility", "lt68")}
+    res.update({k: np.stack(out[k]) for k in ("gt", "gt_all", "visible", "pose")}, paths=np.array(out["paths"]))
+    return res
 
 
 class DenseTo68(nn.Module):
@@ -116,18 +125,23 @@ def subset_of(path: str, root: str) -> str:
 
 
 def subset_masks(paths: np.ndarray, root: str) -> dict[str, np.ndarray]:
-    """Named boolean masks: each folder, plus 300-W ``common`` / ``challenging`` / ``full`` when present."""
+    """Named boolean masks: 300-W ``common`` / ``challenging`` / ``full`` (lfpw, helen / ibug folders)
+    and the 300-W private test set's ``indoor`` / ``outdoor`` / ``private`` (01_Indoor, 02_Outdoor)
+    when present, then every other folder by its name."""
     names = np.array([subset_of(p, root) for p in paths])
     masks = {}
-    for group, members in SUBSET_GROUPS.items():
-        m = np.isin(names, members) | (names == group)
-        if m.any():
-            masks[group] = m
-    if masks:
-        masks["full"] = np.isin(names, [n for ms in SUBSET_GROUPS.values() for n in ms] + list(SUBSET_GROUPS))
-    for n in sorted(set(names)):
-        if n not in masks and not any(n in ms for ms in SUBSET_GROUPS.values()):
-            masks[n] = names == n
+    for groups, union in ((SUBSET_GROUPS, "full"), (PRIVATE_GROUPS, "private")):
+        found = {}
+        for group, members in groups.items():
+            m = np.isin(names, members) | (names == group)
+            if m.any():
+                found[group] = m
+        if found:
+            masks.update(found)
+            masks[union] = np.logical_or.reduce(list(found.values()))
+    known = {n for groups in (SUBSET_GROUPS, PRIVATE_GROUPS) for g, ms in groups.items() for n in (g, *ms)}
+    for n in sorted(set(names) - known):
+        masks[n] = names == n
     return masks
 
 

@@ -3,7 +3,8 @@ pre-activation residual bottleneck blocks, recursive hourglasses, one heatmap he
 (intermediate supervision) and the stack's prediction fed back into the next stack.
 
 The last stack's head (``heads[-1]``) is the "task head" that DALN reuses as its discriminator;
-``forward(..., return_features=True)`` also returns the features that head sees.
+``forward(..., return_features=True)`` also returns the features that head sees; from them
+``visibility_logits`` predicts which points are visible (hidden points still get a heatmap peak).
 Shapes: input ``(B, 3, S, S)`` float in [0, 1]; heatmaps ``(B, K, S/4, S/4)``.
 """
 
@@ -80,6 +81,15 @@ class StackedHourglass(nn.Module):
         self.heads = nn.ModuleList(nn.Conv2d(c, k, 1) for _ in range(cfg.stacks))
         self.merge_features = nn.ModuleList(nn.Conv2d(c, c, 1) for _ in range(cfg.stacks - 1))
         self.merge_heatmaps = nn.ModuleList(nn.Conv2d(k, c, 1) for _ in range(cfg.stacks - 1))
+        self.visibility = nn.Conv2d(c, k, 1)  # per-point visibility logit maps from the last stack's features
+
+    def visibility_logits(self, features: torch.Tensor, heatmaps: torch.Tensor) -> torch.Tensor:
+        """``(B, C, h, w)`` last-stack features and ``(B, K, h, w)`` its heatmaps (``forward(...,
+        return_features=True)``) -> ``(B, K)`` logits of "this point is visible" (not self-occluded,
+        not covered): point k's logit map read where its own heatmap peaks (softmax of 10 x the
+        heatmap over the pixels, no gradient into the heatmap)."""
+        attention = torch.softmax(heatmaps.detach().float().flatten(2) * 10.0, dim=-1)
+        return (self.visibility(features).float().flatten(2) * attention).sum(-1)
 
     @property
     def task_head(self) -> nn.Module:

@@ -1,11 +1,20 @@
-"""``facegen predict``: landmarks of whole face images, drawn on them and saved as ``.pts``.
+"""``facegen predict``: find the faces in whole photos, predict their landmarks, save and draw them.
 
-Each image is padded to a square around its centre and resized to the model input (the images
-are expected to be face crops, like 300-W crops); points are mapped back to image pixels.
+Per face: a crop around the face (from a detector box, ``detect.py``, or a box the caller gives)
+goes through the model; a second crop around the first answer's landmark box (the training
+convention: centred on it, ``crop_margin`` x its longer side) gives the result. Points are mapped
+back to image pixels.
+
+From Python::
+
+    p = Predictor("model.pt")
+    for face in p(image):            # (H, W, 3) uint8 RGB; optional boxes=[(x0, y0, x1, y1)]
+        face["box"], face["points"], face["visibility"], face["ibug68"]
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,19 +23,99 @@ import torch
 from facegen.user_input import one_line
 
 from .config import TrainerError
-from .data import crop_whole_image, decode, make_codec, write_pts
-from .evaluate import ibug_index, load_model
+from .data import decode, eval_crop, make_codec, write_pts
+from .detect import detect_faces, hog_detector, landmark_box_from_detection
+from .evaluate import load_model
 
 
-@torch.no_grad()
-def predict_images(checkpoint: str, images: list[str], out_dir: str, ibug: bool = False, device="cpu") -> list[Path]:
-    """Writes ``<stem>.png`` (points drawn) and ``<stem>.pts`` (K points, or the 68 of protocol (a)
-    with ``ibug``) per image into ``out_dir``; returns the .pts paths."""
-    from PIL import Image, ImageDraw
+class Predictor:
+    """A trained checkpoint ready to predict faces in whole images (see the module docstring)."""
 
-    model, lt, meta = load_model(checkpoint, device)
-    size = meta["input_size"]
-    codec = make_codec(size, meta["sigma"])
+    def __init__(self, checkpoint: str | Path, device: str = "cpu"):
+        self.checkpoint = str(checkpoint)
+        self.model, _, self.meta = load_model(checkpoint, device)
+        self.device = device
+        self.size = self.meta["input_size"]
+        self.codec = make_codec(self.size, self.meta["sigma"])
+        self.crop = eval_crop(self.size, self.meta.get("crop_margin", 1.25))
+        index = [int(i) for i in self.meta.get("ibug_index", ())]
+        self.ibug_index = index if len(index) == 68 else None
+        self._detector = None
+
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """``(F, 4)`` face boxes of dlib's HOG detector, largest first."""
+        if self._detector is None:
+            self._detector = hog_detector()
+        return detect_faces(image, self._detector)
+
+    @torch.no_grad()
+    def _run(self, image: np.ndarray, landmark_box) -> tuple[np.ndarray, np.ndarray]:
+        """Points (K, 2) in image pixels and visibility probabilities (K,) from the crop around a
+        68-point box estimate (x0, y0, x1, y1)."""
+        x0, y0, x1, y1 = landmark_box
+        item = dict(image=image, landmarks=np.array([[x0, y0], [x1, y1]], np.float32), box=np.array(landmark_box),
+                    visibility=np.ones(2, np.float32), pupils=np.full((2, 2), np.nan, np.float32))
+        out = self.crop(item, np.random.default_rng(0))
+        x = torch.from_numpy(np.array(out["image"], np.uint8)).permute(2, 0, 1).float()[None] / 255
+        heats, feat = self.model(x.to(self.device), return_features=True)
+        pts = decode(self.codec, heats[-1])[0][0]
+        vis = torch.sigmoid(self.model.visibility_logits(feat, heats[-1]))[0].cpu().numpy()
+        affine = np.asarray(out["affine"], np.float64)
+        return (pts - affine[:, 2]) @ np.linalg.inv(affine[:, :2]).T, vis
+
+    def __call__(self, image: np.ndarray, boxes=None) -> list[dict]:
+        """``(H, W, 3)`` uint8 RGB -> per face: ``box`` (4,) (detector or given), ``points`` (K, 2)
+        image pixels, ``visibility`` (K,) probability that each point is visible, ``ibug68`` (68, 2)
+        (the spec's iBUG points; None for a spec without them). ``boxes``: faces to use instead of
+        the detector's (treated like detector boxes: the second crop makes the exact box convention
+        matter little)."""
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+        image = np.ascontiguousarray(image)
+        boxes = self.detect(image) if boxes is None else np.asarray(boxes, np.float64).reshape(-1, 4)
+        faces = []
+        for box in boxes:
+            pts, _ = self._run(image, landmark_box_from_detection(box))
+            lo, hi = np.nanmin(pts, 0), np.nanmax(pts, 0)
+            pts, vis = self._run(image, np.concatenate([lo, hi]))  # again, from its own landmark box
+            faces.append(dict(box=box, points=pts.astype(np.float32), visibility=vis.astype(np.float32),
+                              ibug68=None if self.ibug_index is None else pts[self.ibug_index].astype(np.float32)))
+        return faces
+
+
+def parse_box(text: str) -> np.ndarray:
+    """``"X0,Y0,X1,Y1"`` -> (4,) float64; ValueError with the reason otherwise."""
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise ValueError(f"expected X0,Y0,X1,Y1, got {text!r}")
+    box = np.array([float(p) for p in parts])
+    if not np.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
+        raise ValueError(f"expected finite X0 < X1 and Y0 < Y1, got {text!r}")
+    return box
+
+
+def draw_faces(img, faces: list[dict]):
+    """PIL image with each face's box (blue) and points (green visible, red hidden)."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(img)
+    r = max(1.0, min(img.size) / 200)
+    for face in faces:
+        draw.rectangle(tuple(float(v) for v in face["box"]), outline=(0, 128, 255), width=max(1, int(r)))
+        for (px, py), v in zip(face["points"], face["visibility"]):
+            draw.ellipse((px - r, py - r, px + r, py + r), fill=(0, 255, 0) if v >= 0.5 else (255, 48, 48))
+    return img
+
+
+def predict_images(checkpoint: str, images: list[str], out_dir: str, box=None, device="cpu") -> list[Path]:
+    """Per image: ``<stem>.png`` (faces drawn); per face ``f``: ``<stem>_face<f>.pts`` (the 68 iBUG
+    points, or all K for a spec without them) and ``<stem>_face<f>.json`` (box, all K points with
+    names and visibility). ``box``: one face per image, given (no detector). Returns the .pts paths."""
+    from PIL import Image
+
+    predictor = Predictor(checkpoint, device)
+    names = list(predictor.meta.get("landmark_names", []))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -35,20 +124,14 @@ def predict_images(checkpoint: str, images: list[str], out_dir: str, ibug: bool 
             img = Image.open(path).convert("RGB")
         except (OSError, Image.DecompressionBombError) as exc:  # truncated or damaged pixel data
             raise TrainerError(f"{path}: cannot read the image ({one_line(str(exc), 120)})") from None
-        arr = np.asarray(img)
-        crop, affine = crop_whole_image(arr, size)
-        x = torch.from_numpy(crop.copy()).permute(2, 0, 1).float()[None] / 255
-        heat = model(x.to(device))[-1]
-        pts = decode(codec, heat)[0][0]
-        if ibug:
-            pts = pts[ibug_index(checkpoint, meta)]
-        pts = (pts - affine[:, 2]) @ np.linalg.inv(affine[:, :2]).T  # crop -> image pixels
-        draw = ImageDraw.Draw(img)
-        r = max(1.0, min(img.size) / 150)
-        for px, py in pts:
-            draw.ellipse((px - r, py - r, px + r, py + r), fill=(0, 255, 0))
+        faces = predictor(np.asarray(img), None if box is None else [box])
         stem = Path(path).stem
-        img.save(out / f"{stem}.png")
-        write_pts(out / f"{stem}.pts", pts)
-        written.append(out / f"{stem}.pts")
+        for f, face in enumerate(faces):
+            pts = face["ibug68"] if face["ibug68"] is not None else face["points"]
+            write_pts(out / f"{stem}_face{f}.pts", pts)
+            record = dict(image=str(path), box=[float(v) for v in face["box"]], names=names,
+                          points=face["points"].round(3).tolist(), visibility=face["visibility"].round(4).tolist())
+            (out / f"{stem}_face{f}.json").write_text(json.dumps(record))
+            written.append(out / f"{stem}_face{f}.pts")
+        draw_faces(img, faces).save(out / f"{stem}.png")
     return written

@@ -5,6 +5,8 @@ Modes (``TrainConfig.mode``):
 - ``synthetic+real``: plus a label-transfer U-Net (K dense -> 68 heatmaps) trained on labelled real
   images; its loss also fine-tunes the hourglass (after ``label_transfer.warmup_steps``).
 - ``daln``: plus DALN on unlabelled real images (``daln.daln_loss`` on the last stack's features).
+- ``discriminator``: plus a domain classifier on those features through a GRL, unlabelled real
+  images (``discriminator.domain_loss``).
 - ``real``: supervised real-only baseline, 68 heatmaps from the real labels.
 
 CUDA with mixed precision when available; DDP when launched by ``torchrun`` (WORLD_SIZE > 1).
@@ -21,50 +23,26 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 from facegen.generator.atomic_write import atomic_path
 
 from facegen.landmark_specs.spec_file import MAX_LANDMARKS
 from facegen.user_input import Range, field_range, finite, one_line
 
+from facegen.loaders import FaceShards, RealFaces
+
+from .augment import BatchAugment, LooseCrops
+from .batches import Batches
 from .config import ModelSection, TrainConfig, TrainerError
 from .daln import daln_loss, grl_coefficient
-from .data import WithHeatmaps, make_codec, open_real, open_synthetic
+from .discriminator import DomainClassifier, domain_loss
+from .data import make_codec
+from .losses import heatmap_loss, learning_rate, visibility_loss
 from .hourglass import HourglassConfig, StackedHourglass
 from .label_transfer import IBUG_POINTS, LabelTransferUNet
 
-LOG_FIELDS = ("step", "loss", "source_loss", "real_loss", "nwd", "grl_coeff", "lr", "seconds")
-
-
-def heatmap_loss(outputs: list[torch.Tensor], target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Sum over stacks of the per-landmark mean squared error, averaged over the landmarks with
-    ``weight`` > 0 (``(B, K)``; visibility masks hidden and unlabelled points)."""
-    w = weight.float()
-    total = 0.0
-    for out in outputs:
-        per = ((out.float() - target) ** 2).mean((2, 3))  # (B, K)
-        total = total + (per * w).sum() / w.sum().clamp_min(1.0)
-    return total
-
-
-def _infinite(dataset, batch_size: int, seed: int, workers: int, distributed: bool):
-    """Endless batches: a fresh seeded shuffle per epoch (DistributedSampler under DDP)."""
-    epoch = 0
-    while True:
-        if distributed:
-            from torch.utils.data.distributed import DistributedSampler
-
-            sampler = DistributedSampler(dataset, shuffle=True, seed=seed)
-            sampler.set_epoch(epoch)
-            loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers)
-        else:
-            gen = torch.Generator().manual_seed(seed * 100003 + epoch)
-            loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=gen, num_workers=workers,
-                                drop_last=len(dataset) > batch_size)
-        dataset.set_epoch(epoch)
-        yield from loader
-        epoch += 1
+LOG_FIELDS = ("step", "loss", "source_loss", "visibility_loss", "real_loss", "nwd", "domain_loss", "domain_accuracy",
+              "grl_coeff", "lr", "seconds")
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -155,17 +133,18 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
     size = cfg.model.input_size
     codec = make_codec(size, cfg.data.sigma)
 
-    source = target = None
+    strengths = cfg.augment if cfg.data.augment else cfg.augment.off()
+    names = [f"ibug{i}" for i in range(IBUG_POINTS)]
+    domains = []  # (dataset, flip_index) of the source, then the target domain
     if cfg.mode != "real":
-        synth = open_synthetic(cfg.data.synthetic, cfg.data.labels, size, cfg.data.crop_margin, cfg.data.augment, cfg.seed)
+        synth = FaceShards(cfg.data.synthetic, labels=cfg.data.labels)
         names = list(synth.landmark_names)
-        source = _infinite(WithHeatmaps(synth, codec), cfg.batch_size, cfg.seed, cfg.num_workers, distributed)
+        domains.append((synth, synth.flip_index))
     if cfg.mode != "synthetic":
-        real = open_real(cfg.data.real, size, cfg.data.crop_margin, cfg.data.augment, cfg.seed)
-        target = _infinite(WithHeatmaps(real, codec), cfg.batch_size, cfg.seed + 1, cfg.num_workers, distributed)
+        real = RealFaces(cfg.data.real)
+        domains.append((real, real.flip_index))
     if cfg.mode == "real":
-        names, ibug_index = [f"ibug{i}" for i in range(IBUG_POINTS)], list(range(IBUG_POINTS))
-
+        ibug_index = list(range(IBUG_POINTS))
     hg = HourglassConfig(num_landmarks=len(names), stacks=cfg.model.stacks, channels=cfg.model.channels,
                          depth=cfg.model.depth, input_size=size)
     meta = dict(hourglass=dataclasses.asdict(hg), num_landmarks=len(names), landmark_names=names,
@@ -179,6 +158,10 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
     if lt is not None:
         lt.to(device)
         params += list(lt.parameters())
+    disc = None
+    if cfg.mode == "discriminator":
+        disc = DomainClassifier(cfg.model.channels, cfg.discriminator.channels).to(device)
+        params += list(disc.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -191,6 +174,8 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
         restore(model, state["model"], ckpt_path)
         if lt is not None:
             restore(lt, state.get("label_transfer"), ckpt_path)
+        if disc is not None:
+            restore(disc, state.get("discriminator"), ckpt_path)
         opt.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         step = int(state["step"])
@@ -200,6 +185,12 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
             raise TrainerError(f"{cfg.init_from}: init_from checkpoint has another model "
                                f"({state['meta']['hourglass']}, this run: {meta['hourglass']})")
         restore(model, state["model"], cfg.init_from)
+    streams = [Batches(LooseCrops(ds, size, cfg.data.crop_margin, cfg.data.room), cfg.batch_size, cfg.seed, d,
+                       BatchAugment(size, strengths, flip), codec, device, cfg.data.cache, cfg.num_workers,
+                       rank, world, step, quiet or rank != 0)
+               for d, (ds, flip) in enumerate(domains)]
+    source = streams[0] if cfg.mode != "real" else None
+    target = streams[-1] if cfg.mode != "synthetic" else None
     net = model
     if distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -223,6 +214,7 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
     def checkpoint():
         if main_proc:
             save_checkpoint(ckpt_path, dict(model=model.state_dict(), label_transfer=lt.state_dict() if lt else {},
+                                            discriminator=disc.state_dict() if disc else {},
                                             optimizer=opt.state_dict(), scaler=scaler.state_dict(), step=step,
                                             config=cfg.to_dict(), meta=meta))
 
@@ -231,34 +223,46 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
     bar = tqdm(total=cfg.steps, initial=step, disable=quiet or not main_proc, desc=f"train {cfg.mode}", unit="step")
     t0 = time.time()
     model.train()
-    if lt is not None:
-        lt.train()
+    for extra in (lt, disc):
+        if extra is not None:
+            extra.train()
     while step < cfg.steps:
-        stats = dict(source_loss=0.0, real_loss=0.0, nwd=0.0, grl_coeff=0.0)
+        stats = dict(source_loss=0.0, visibility_loss=0.0, real_loss=0.0, nwd=0.0, domain_loss=0.0,
+                     domain_accuracy=0.0, grl_coeff=0.0)
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(step, cfg.steps, cfg.lr, cfg.schedule, cfg.warmup_steps)
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
             loss = torch.zeros((), device=device)
             if source is not None:
                 s = next(source)
-                outs, feat_s = net(s["image"].to(device), return_features=True)
-                src = heatmap_loss(outs, s["heatmaps"].to(device), s["visibility"].to(device))
-                loss = loss + src
-                stats["source_loss"] = float(src.detach())
+                outs, feat_s = net(s["image"], return_features=True)
+                supervised = s["labelled"] if cfg.data.hidden == "supervise" else s["visibility"]
+                src = heatmap_loss(outs, s["heatmaps"], supervised, cfg.loss)
+                vis_loss = visibility_loss(model.visibility_logits(feat_s, outs[-1]), s["visibility"], s["labelled"])
+                loss = loss + src + cfg.visibility_weight * vis_loss
+                stats.update(source_loss=float(src.detach()), visibility_loss=float(vis_loss.detach()))
             if target is not None:
                 t = next(target)
                 if cfg.mode == "daln":
-                    _, feat_t = net(t["image"].to(device), return_features=True)
+                    _, feat_t = net(t["image"], return_features=True)
                     c = grl_coefficient(step, cfg.steps, cfg.daln.lo, cfg.daln.hi, cfg.daln.alpha)
                     transfer, nwd = daln_loss(model.task_head, feat_s, feat_t, c, cfg.daln.temperature)
                     loss = loss + cfg.daln.weight * transfer
                     stats.update(nwd=float(nwd), grl_coeff=c)
+                elif cfg.mode == "discriminator":
+                    _, feat_t = net(t["image"], return_features=True)
+                    c = grl_coefficient(step, cfg.steps, cfg.daln.lo, cfg.daln.hi, cfg.daln.alpha)
+                    dom, acc = domain_loss(disc, feat_s, feat_t, c)
+                    loss = loss + cfg.discriminator.weight * dom
+                    stats.update(domain_loss=float(dom.detach()), domain_accuracy=acc, grl_coeff=c)
                 else:
-                    outs_t = net(t["image"].to(device))
-                    hm, vis = t["heatmaps"].to(device), t["visibility"].to(device)
+                    outs_t = net(t["image"])
+                    hm, lab = t["heatmaps"], t["labelled"]
                     if cfg.mode == "real":
-                        real_loss = heatmap_loss(outs_t, hm, vis)
+                        real_loss = heatmap_loss(outs_t, hm, lab, cfg.loss)
                     else:  # synthetic+real: dense heatmaps -> U-Net -> 68 heatmaps vs the real labels
                         dense = outs_t[-1] if step >= cfg.label_transfer.warmup_steps else outs_t[-1].detach()
-                        real_loss = cfg.label_transfer.weight * heatmap_loss([lt(dense)], hm, vis)
+                        real_loss = cfg.label_transfer.weight * heatmap_loss([lt(dense)], hm, lab, cfg.loss)
                     loss = loss + real_loss
                     stats["real_loss"] = float(real_loss.detach())
         opt.zero_grad(set_to_none=True)

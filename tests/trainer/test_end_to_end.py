@@ -2,25 +2,17 @@
 real faces (dlib pseudo-labels; the ``real_faces`` fixture of tests/conftest.py) as the target
 and test set."""
 
+import json
 import math
 import re
 import shutil
+import sys
 
 import numpy as np
 import pytest
 import yaml
 
 from facegen.cli import main
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    pytest.importorskip("pyrender")
-    pytest.importorskip("facegen.generator.backends.raster")
-    out = tmp_path_factory.mktemp("shards") / "ds"
-    assert main(["render", "--renderer", "raster", "--resolution", "64", "--num", "8", "--spec", "68",
-                 "--shard-size", "8", "--out", str(out), "--quiet"]) == 0
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +53,51 @@ def test_train_daln_resume_evaluate_predict(tmp_path, shards, small_real, real_f
     assert len(numbers) == 4 + 2 and all(math.isfinite(x) for x in numbers)
 
     image = sorted(real_faces.glob("*.jpg"))[0]
-    assert main(["predict", "--checkpoint", str(ckpt), str(image), "--out", str(tmp_path / "pred"), "--ibug"]) == 0
-    pts = (tmp_path / "pred" / f"{image.stem}.pts").read_text()
+    assert main(["predict", "--checkpoint", str(ckpt), str(image), "--out", str(tmp_path / "pred"),
+                 "--box", "10,10,90,100"]) == 0
+    pts = (tmp_path / "pred" / f"{image.stem}_face0.pts").read_text()
     assert "n_points:  68" in pts and (tmp_path / "pred" / f"{image.stem}.png").exists()
+    record = json.loads((tmp_path / "pred" / f"{image.stem}_face0.json").read_text())
+    assert record["box"] == [10, 10, 90, 100] and len(record["points"]) == len(record["visibility"]) == 68
 
 
-@pytest.mark.parametrize("mode", ["synthetic+real", "real"])
+def test_predict_finds_every_face_in_a_photo(tmp_path, shards, small_real, real_faces):
+    """Two real faces side by side in one photo: the detector finds both, one .pts per face, each
+    face's points inside its own half."""
+    pytest.importorskip("dlib")
+    from PIL import Image
+
+    from facegen.trainer.predict import Predictor
+    assert main(["train", "--config", str(_config(tmp_path, shards, "synthetic", 1, small_real)), "--quiet"]) == 0
+    faces = [Image.open(p).convert("RGB").resize((300, 300)) for p in sorted(real_faces.glob("*.jpg"))[:2]]
+    photo = Image.new("RGB", (700, 340), (90, 90, 90))
+    photo.paste(faces[0], (20, 20))
+    photo.paste(faces[1], (380, 20))
+    photo.save(tmp_path / "two.jpg")
+    assert main(["predict", "--checkpoint", str(tmp_path / "run" / "last.pt"), str(tmp_path / "two.jpg"),
+                 "--out", str(tmp_path / "pred")]) == 0
+    assert sorted(p.name for p in (tmp_path / "pred").glob("*.pts")) == ["two_face0.pts", "two_face1.pts"]
+    found = Predictor(tmp_path / "run" / "last.pt")(np.asarray(photo))
+    halves = sorted(float(np.mean(f["box"][[0, 2]])) < 350 for f in found)
+    assert halves == [False, True]
+    for f in found:
+        x0, y0, x1, y1 = f["box"]
+        centre = f["points"].mean(0)
+        assert x0 - 40 < centre[0] < x1 + 40 and y0 - 40 < centre[1] < y1 + 60
+
+
+def test_predict_without_dlib_names_the_extra(tmp_path, shards, small_real, real_faces, monkeypatch, capsys):
+    assert main(["train", "--config", str(_config(tmp_path, shards, "synthetic", 1, small_real)), "--quiet"]) == 0
+    monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib raises ImportError
+    image = sorted(real_faces.glob("*.jpg"))[0]
+    capsys.readouterr()
+    assert main(["predict", "--checkpoint", str(tmp_path / "run" / "last.pt"), str(image), "--out",
+                 str(tmp_path / "pred")]) == 2
+    err = capsys.readouterr().err
+    assert "facegen[predict]" in err and "--box" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("mode", ["synthetic+real", "discriminator", "real"])
 def test_other_modes_train_and_evaluate(tmp_path, shards, small_real, capsys, mode):
     cfg = _config(tmp_path, shards, mode, 1, small_real)
     assert main(["train", "--config", str(cfg), "--quiet"]) == 0

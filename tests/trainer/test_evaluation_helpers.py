@@ -21,5 +21,10 @@ def test_300w_subsets(tmp_path):
     assert masks["common"].sum() == 6 and masks["challenging"].sum() == 3 and masks["full"].sum() == 9
     fit = split_fit(len(paths), masks, seed=0)
     assert 0 < fit.sum() < len(paths) and all((m & ~fit).any() for m in masks.values())
+    private = [str(tmp_path / s / f"{i}.png") for s in ("01_Indoor", "02_Outdoor") for i in range(2)]
+    both = subset_masks(np.array(paths + private), str(tmp_path))
+    assert list(both) == ["common", "challenging", "full", "indoor", "outdoor", "private", "afw"]
+    assert both["full"].sum() == 9 and both["indoor"].sum() == both["outdoor"].sum() == 2 and both["private"].sum() == 4
+    assert not (both["full"] & both["private"]).any()
     flat = subset_masks(np.array([str(tmp_path / "a.jpg")]), str(tmp_path))
     assert list(flat) == [tmp_path.name]

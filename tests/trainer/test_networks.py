@@ -13,6 +13,21 @@ def test_hourglass_shapes(k, stacks):
     outs, feat = net(torch.rand(2, 3, 64, 64), return_features=True)
     assert len(outs) == stacks and all(o.shape == (2, k, 16, 16) for o in outs)
     assert feat.shape == (2, 16, 16, 16) and net.task_head(feat).shape == (2, k, 16, 16)
+    assert net.visibility_logits(feat, outs[-1]).shape == (2, k)
+
+
+def test_visibility_is_read_where_the_heatmap_peaks():
+    net = StackedHourglass(HourglassConfig(num_landmarks=2, stacks=1, channels=4, depth=1, input_size=16))
+    with torch.no_grad():
+        net.visibility.weight.zero_()
+        net.visibility.weight[:, 0] = 1.0  # logit map of both points = feature channel 0
+        net.visibility.bias.zero_()
+    feat = torch.zeros(1, 4, 4, 4)
+    feat[0, 0, 1, 2], feat[0, 0, 3, 0] = 5.0, -5.0
+    heat = torch.zeros(1, 2, 4, 4)
+    heat[0, 0, 1, 2], heat[0, 1, 3, 0] = 1.0, 1.0  # point 0 peaks on the +5 pixel, point 1 on the -5
+    logits = net.visibility_logits(feat, heat)
+    assert logits[0, 0] > 3 and logits[0, 1] < -3
 
 
 def test_hourglass_rejects_bad_input_size():
