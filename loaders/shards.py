@@ -327,8 +327,12 @@ class FaceShards(IndexedLabels, EpochCounter, Dataset):
     def __len__(self) -> int:
         return self.index.total
 
+    def raw_item(self, position: int) -> dict:
+        """The numpy item at ``position`` (image ``(H, W, 3) uint8``), before the transform."""
+        return self.reader.item(*self.index.locate(int(position)))
+
     def __getitem__(self, position: int) -> dict:
-        item = self.reader.item(*self.index.locate(int(position)))
+        item = self.raw_item(position)
         if self.transform is not None:
             item = self.transform(item, item_rng(self.seed, self.epoch, int(position)))
         return to_torch_item(item, self.image_dtype)

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from facegen.loaders import CropAroundLandmarks
 
-from .config import AugmentSection as AugmentStrengths
+from .config import AugmentSection
 
 BLUR_SIGMA_MIN = 0.4  # input pixels: the blur sigma is uniform in [this, augment.blur_sigma]
 NOISE_SD_MIN = 0.005  # the noise sd is uniform in [this, augment.noise_sd]
@@ -48,13 +48,8 @@ class LooseCrops:
     def __len__(self):
         return len(self.base)
 
-    def raw(self, i: int) -> dict:
-        if hasattr(self.base, "reader"):  # FaceShards: skip its transform and tensor conversion
-            return self.base.reader.item(*self.base.index.locate(int(i)))
-        return self.base.raw_item(int(i))
-
     def __getitem__(self, i):
-        item = self.raw(i)
+        item = self.base.raw_item(int(i))
         lm = np.asarray(item["landmarks"], np.float32)
         out = self._crop({**item, "visibility": np.asarray(item["visibility"], np.float32)}, np.random.default_rng(0))
         out_lm = np.where(np.isfinite(lm), out["landmarks"], np.nan).astype(np.float32)
@@ -62,7 +57,7 @@ class LooseCrops:
                     landmarks=torch.from_numpy(out_lm), visibility=torch.from_numpy(out["visibility"].astype(np.float32)))
 
 
-def _homographies(rng: np.random.Generator, n: int, src: int, dst: int, s: AugmentStrengths) -> np.ndarray:
+def _homographies(rng: np.random.Generator, n: int, src: int, dst: int, s: AugmentSection) -> np.ndarray:
     """``(n, 3, 3)`` maps from loose-crop pixels (side ``src``) to model-input pixels (side ``dst``)."""
     out = np.empty((n, 3, 3))
     for i in range(n):
@@ -103,7 +98,7 @@ class BatchAugment:
     ``flip_index``: the spec's flip permutation (mirror images swap left and right points).
     """
 
-    def __init__(self, input_size: int, strengths: AugmentStrengths, flip_index=None):
+    def __init__(self, input_size: int, strengths: AugmentSection, flip_index=None):
         self.size, self.s = input_size, strengths
         self.flip_index = None if flip_index is None else torch.as_tensor(np.asarray(flip_index), dtype=torch.long)
         if self.flip_index is None and strengths.flip > 0:

@@ -68,15 +68,14 @@ class Batches:
         return order[k * self.batch_size:(k + 1) * self.batch_size]
 
     def _raw(self, step: int) -> dict[str, torch.Tensor]:
-        idx = self._indices(step)
         if self.memory is not None:
-            t = torch.as_tensor(idx)
+            t = torch.as_tensor(self._indices(step))
             return {k: v[t] for k, v in self.memory.items()}
-        epoch, k = divmod(step, self.per_epoch)
-        if self._epoch != epoch or self._stream is None:  # a fresh loader over this epoch's order
-            order = self._order(epoch)[k * self.batch_size:self.per_epoch * self.batch_size]
-            loader = DataLoader(Subset(self.crops, order.tolist()), batch_size=self.batch_size,
-                                num_workers=self.workers, drop_last=False)
+        epoch = step // self.per_epoch
+        if self._epoch != epoch or self._stream is None:  # a fresh loader over the rest of this epoch
+            rest = np.concatenate([self._indices(s) for s in range(step, (epoch + 1) * self.per_epoch)])
+            loader = DataLoader(Subset(self.crops, rest.tolist()), batch_size=self.batch_size,
+                                num_workers=self.workers)
             self._epoch, self._stream = epoch, iter(loader)
         return next(self._stream)
 

@@ -32,12 +32,11 @@ class Predictor:
     """A trained checkpoint ready to predict faces in whole images (see the module docstring)."""
 
     def __init__(self, checkpoint: str | Path, device: str = "cpu"):
-        self.checkpoint = str(checkpoint)
         self.model, _, self.meta = load_model(checkpoint, device)
         self.device = device
-        self.size = self.meta["input_size"]
-        self.codec = make_codec(self.size, self.meta["sigma"])
-        self.crop = eval_crop(self.size, self.meta.get("crop_margin", 1.25))
+        size = self.meta["input_size"]
+        self.codec = make_codec(size, self.meta["sigma"])
+        self.crop = eval_crop(size, self.meta.get("crop_margin", 1.25))
         index = [int(i) for i in self.meta.get("ibug_index", ())]
         self.ibug_index = index if len(index) == 68 else None
         self._detector = None

@@ -125,6 +125,7 @@ def test_batches_supervise_hidden_points_and_are_reproducible():
     streamed = Batches(crops, 4, seed=3, domain=0, augment=BatchAugment(32, AugmentSection(), FLIP), codec=codec,
                        device=torch.device("cpu"), cache=False, quiet=True)
     torch.testing.assert_close(next(streamed)["image"], b0["image"])
+    torch.testing.assert_close(next(streamed)["image"], b1["image"])  # the next epoch, streamed
 
 
 def test_adaptive_wing_and_heatmap_loss():
