@@ -150,3 +150,20 @@ def test_visibility_loss_and_schedule():
     assert learning_rate(100, 100, 1.0, "cosine", 10) == pytest.approx(0.0, abs=1e-12)
     assert learning_rate(99, 100, 1.0, "constant", 10) == 1.0
     assert math.isclose(learning_rate(5, 100, 2.0, "constant", 0), 2.0)
+
+
+def test_fast_adaptive_wing_matches_autograd():
+    """heatmap_loss's awing (gradient worked out in the forward pass, shared target terms) equals
+    adaptive_wing under autograd, value and gradient, with edge peaks and unsupervised points."""
+    gen = torch.Generator().manual_seed(0)
+    target = torch.rand(3, 5, 16, 16, generator=gen) ** 8
+    target[0, 0] = 0
+    target[1, 1, 0, 3], target[2, 2, 15, 15] = 0.9, 1.0  # peaks on the border: the dilation's edges
+    pred = (torch.rand(3, 5, 16, 16, generator=gen) * 1.4 - 0.2).requires_grad_(True)
+    weight = (torch.rand(3, 5, generator=gen) > 0.3).float()
+    fast = heatmap_loss([pred, pred * 0.5], target, weight, "awing")
+    (g_fast,) = torch.autograd.grad(fast, pred)
+    ref = sum((adaptive_wing(o, target).mean((2, 3)) * weight).sum() / weight.sum() for o in (pred, pred * 0.5))
+    (g_ref,) = torch.autograd.grad(ref, pred)
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g_fast, g_ref, rtol=1e-4, atol=1e-8)
