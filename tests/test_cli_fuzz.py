@@ -162,7 +162,7 @@ def test_cuda_without_cuda_is_one_line(no_work, capsys):
     _one_line(*_run(["train", "--config", "t.yaml"], capsys), "t.yaml: device: cuda, but torch")
 
 
-@pytest.mark.parametrize("content", ["garbage", "no meta", "huge model", "wrong weights"])
+@pytest.mark.parametrize("content", ["garbage", "no meta", "huge model", "wrong weights", "bad box relation"])
 def test_garbage_checkpoints_are_one_line(no_work, capsys, content):
     torch = pytest.importorskip("torch")
     from PIL import Image
@@ -176,7 +176,8 @@ def test_garbage_checkpoints_are_one_line(no_work, capsys, content):
     else:
         state = {"no meta": {"model": {}},
                  "huge model": {"meta": dict(meta, hourglass=dict(hourglass, channels=10 ** 9)), "model": {}},
-                 "wrong weights": {"meta": meta, "model": {"x": torch.zeros(3)}}}[content]
+                 "wrong weights": {"meta": meta, "model": {"x": torch.zeros(3)}},
+                 "bad box relation": {"meta": dict(meta, box_from_ibug68=["x", 0, 0]), "model": {}}}[content]
         torch.save(state, ckpt)
     for argv in (["predict", "--checkpoint", ckpt, image, "--out", "p"], ["evaluate", "--checkpoint", ckpt, "--data", "."]):
         _one_line(*_run(argv, capsys), str(ckpt))

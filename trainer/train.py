@@ -36,7 +36,7 @@ from .batches import Batches
 from .config import ModelSection, TrainConfig, TrainerError
 from .daln import daln_loss, grl_coefficient
 from .discriminator import DomainClassifier, domain_loss
-from .data import make_codec
+from .data import box_relation, make_codec
 from .losses import heatmap_loss, learning_rate, visibility_loss
 from .hourglass import HourglassConfig, StackedHourglass
 from .label_transfer import IBUG_POINTS, LabelTransferUNet
@@ -84,6 +84,10 @@ def _meta_problem(state: dict) -> str | None:
     for key, value, valid in limits:
         if isinstance(value, bool) or not isinstance(value, int) or value not in valid:
             return f"meta.{key} {value!r} is not an integer in {valid}"
+    relation = meta.get("box_from_ibug68", [1.0, 0.0, 0.0])
+    if (not isinstance(relation, (list, tuple)) or len(relation) != 3
+            or any(finite(v) is None for v in relation) or not 0.1 <= relation[0] <= 10):
+        return "meta.box_from_ibug68 must be [side ratio in 0.1..10, dx, dy], finite"
     sigma = finite(meta.get("sigma"))
     if sigma is None or sigma <= 0 or meta.get("num_landmarks") != hg["num_landmarks"]:
         return "meta.sigma or meta.num_landmarks missing or wrong"
@@ -97,6 +101,23 @@ def restore(module: torch.nn.Module, weights, path: str | Path) -> None:
     except (RuntimeError, TypeError, AttributeError) as exc:  # missing/unexpected keys, shapes; not a mapping
         raise TrainerError(f"{path}: the weights do not fit the model its meta describes "
                            f"({one_line(str(exc), 200)})") from None
+
+
+def init_model_from(model: StackedHourglass, meta: dict, state: dict, path: str | Path) -> list[str]:
+    """Start ``model`` (described by ``meta``) from the checkpoint ``state``. The same architecture
+    loads whole; one that differs only in its landmark count (a relabelled dataset, an edited spec)
+    loads every tensor but the point-dependent ones (heatmap heads, the heatmap merge, visibility),
+    which keep their fresh initialisation: their names are returned."""
+    theirs, ours = dict(state["meta"]["hourglass"]), dict(meta["hourglass"])
+    if {**theirs, "num_landmarks": 0} != {**ours, "num_landmarks": 0}:
+        raise TrainerError(f"{path}: init_from checkpoint has another model ({theirs}, this run: {ours})")
+    if theirs == ours:
+        restore(model, state["model"], path)
+        return []
+    own = model.state_dict()
+    fresh = [n for n, t in own.items() if n not in state["model"] or state["model"][n].shape != t.shape]
+    restore(model, {**own, **{n: t for n, t in state["model"].items() if n in own and n not in fresh}}, path)
+    return fresh
 
 
 def build_model(meta: dict) -> tuple[StackedHourglass, LabelTransferUNet | None]:
@@ -151,7 +172,10 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
                 input_size=size, heatmap_size=size // 4, sigma=cfg.data.sigma, crop_margin=cfg.data.crop_margin,
                 mode=cfg.mode, ibug_index=list(ibug_index) if ibug_index is not None else [],
                 spec_source=spec_source or "", labels=cfg.data.labels or "",
-                label_transfer_channels=cfg.label_transfer.channels if cfg.mode == "synthetic+real" else 0)
+                label_transfer_channels=cfg.label_transfer.channels if cfg.mode == "synthetic+real" else 0,
+                box_from_ibug68=[1.0, 0.0, 0.0])
+    if cfg.mode != "real" and ibug_index is not None and len(ibug_index) == IBUG_POINTS:
+        meta["box_from_ibug68"] = box_relation(synth.reader.labels(0)["landmarks"], ibug_index)
     model, lt = build_model(meta)
     model.to(device)
     params = list(model.parameters())
@@ -180,11 +204,10 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
         scaler.load_state_dict(state["scaler"])
         step = int(state["step"])
     elif cfg.init_from:
-        state = load_checkpoint(cfg.init_from, map_location=device)
-        if state["meta"]["hourglass"] != meta["hourglass"]:
-            raise TrainerError(f"{cfg.init_from}: init_from checkpoint has another model "
-                               f"({state['meta']['hourglass']}, this run: {meta['hourglass']})")
-        restore(model, state["model"], cfg.init_from)
+        fresh = init_model_from(model, meta, load_checkpoint(cfg.init_from, map_location=device), cfg.init_from)
+        if fresh and not quiet and rank == 0:
+            print(f"init_from {cfg.init_from}: another point set; {len(fresh)} point-dependent tensors start "
+                  f"fresh ({', '.join(sorted({n.split('.')[0] for n in fresh}))}), the rest is copied")
     streams = [Batches(LooseCrops(ds, size, cfg.data.crop_margin, cfg.data.room), cfg.batch_size, cfg.seed, d,
                        BatchAugment(size, strengths, flip), codec, device, cfg.data.cache, cfg.num_workers,
                        rank, world, step, quiet or rank != 0)

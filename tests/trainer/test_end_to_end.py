@@ -130,3 +130,32 @@ def test_init_from_starts_daln_from_synthetic_weights(tmp_path, shards, small_re
     assert main(["train", "--config", str(tmp_path / "ft2.yaml"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "init_from checkpoint has another model" in err and "Traceback" not in err
+
+
+def test_init_from_another_point_set_copies_the_trunk(tmp_path, shards, small_real):
+    """Retraining after a spec edit: relabel the shards, start from a model of the old point set;
+    every tensor but the point-dependent ones is copied, and the new model knows how its landmark
+    box relates to the 68-point box (a dense spec's reaches up the forehead)."""
+    import torch
+
+    from facegen.trainer.train import load_checkpoint
+    assert main(["train", "--config", str(_config(tmp_path, shards, "synthetic", 1, small_real, out="a")),
+                 "--quiet"]) == 0
+    base = load_checkpoint(tmp_path / "a" / "last.pt")
+    assert base["meta"]["box_from_ibug68"] == pytest.approx([1.0, 0.0, 0.0], abs=1e-6)
+    data = tmp_path / "ds"
+    shutil.copytree(shards, data)
+    assert main(["relabel", "--spec", "490", str(data)]) == 0
+    cfg = yaml.safe_load(_config(tmp_path, data, "synthetic", 1, small_real, out="b").read_text())
+    cfg.update(lr=1e-12, init_from=str(tmp_path / "a" / "last.pt"))
+    cfg["data"]["labels"] = "dense490"
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["train", "--config", str(tmp_path / "b.yaml"), "--quiet"]) == 0
+    tuned = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert tuned["meta"]["num_landmarks"] == 490 and tuned["model"]["heads.0.weight"].shape[0] == 490
+    fresh = {k for k, v in tuned["model"].items() if k not in base["model"] or base["model"][k].shape != v.shape}
+    assert {k.split(".")[0] for k in fresh} == {"heads", "visibility"}  # 1 stack: no heatmap merge
+    kept = [k for k in base["model"] if k not in fresh and base["model"][k].is_floating_point() and "running" not in k]
+    assert kept and all(torch.allclose(base["model"][k], tuned["model"][k], rtol=0, atol=1e-9) for k in kept)
+    ratio, dx, dy = tuned["meta"]["box_from_ibug68"]
+    assert 1.1 < ratio < 1.5 and abs(dx) < 0.05 and -0.25 < dy < -0.05
