@@ -8,7 +8,8 @@ NME x 100 (inter-ocular) of the iBUG-68 points (protocol (a) map) over
   normalised by the square root of the ground-truth box area (the large-pose convention of
   AFLW2000-3D: the inter-ocular distance collapses in profile), so "all" is "NME (box)",
 by |yaw| bucket, for two heatmap decodings (parabola, centroid); and the visibility head's
-accuracy on the labelled points. The training log's last row gives steps and wall seconds.
+accuracy on the labelled points. A dense model also gets ``K visible``: the NME of all its visible
+points by the same eye corners. The training log's last row gives steps and wall seconds.
 
 With ``--real FOLDER`` (300-W style: images + 68-point .pts) also the protocol (a) NME (IOD) over
 all its images, cropped by their labels, and by the detector's box (``facegen predict``'s path).
@@ -52,6 +53,10 @@ def scores(pred: dict, index: list[int]) -> dict:
     vis_nme = nme_per_image(dense, pred["gt"][:, index], "inter_ocular")
     all_nme = nme_box(dense, pred["gt_all"][:, index])
     out = {"visible": np.nanmean(vis_nme), "all (box)": np.nanmean(all_nme)}
+    if pred["dense"].shape[1] != len(index):  # a dense model: its K points too, by the same eye corners
+        err = np.nanmean(np.linalg.norm(pred["dense"] - pred["gt"], axis=-1), axis=1)
+        iod = np.linalg.norm(pred["gt"][:, index[36]] - pred["gt"][:, index[45]], axis=-1)  # NaN: a corner hidden
+        out["K visible"] = np.nanmean(100 * err / iod)  # the images the 68 "visible" column scores
     for name, lo, hi in BUCKETS:
         m = (yaw >= lo) & (yaw < hi)
         out[f"visible {name}"] = np.nanmean(vis_nme[m]) if np.isfinite(vis_nme[m]).any() else np.nan
@@ -68,7 +73,8 @@ def main():
     ap.add_argument("--test", required=True, help="synthetic test dataset folder")
     ap.add_argument("--limit", type=int, default=0, help="first N test samples only (0: all)")
     ap.add_argument("--real", default=None, help="real face folder (images + 68-point .pts)")
-    ap.add_argument("--sheet", default=None, help="with --real: save a sheet of the detector-path predictions here")
+    ap.add_argument("--sheet", default=None, help="with --real: save a sheet of the detector-path predictions "
+                    "here (a dense model: 68 and all K side by side)")
     args = ap.parse_args()
     header = None
     for ck in args.checkpoints:
@@ -116,11 +122,12 @@ def real_nme(checkpoint, model, meta, index, folder, sheet=None) -> str:
         centre = gt.mean(0)  # the detection nearest the labelled face
         face = min(found, key=lambda f: np.linalg.norm(f["ibug68"].mean(0) - centre))
         by_det.append(float(nme_per_image(face["ibug68"][None], gt[None], "inter_ocular")[0]))
-        if sheet:
+        if sheet:  # the 68 iBUG points, and beside them all K for a dense model
             x0, y0, x1, y1 = face["box"]
             pad = 0.4 * (x1 - x0)
-            tiles.append(draw_faces(Image.fromarray(item["image"]), [face]).crop(
-                (int(x0 - pad), int(y0 - pad), int(x1 + pad), int(y1 + pad))).resize((256, 256)))
+            for only68 in (True, False)[:1 + (len(face["points"]) != 68)]:
+                tiles.append(draw_faces(Image.fromarray(item["image"]), [face], ibug68=only68).crop(
+                    (int(x0 - pad), int(y0 - pad), int(x1 + pad), int(y1 + pad))).resize((256, 256)))
     by_det = np.array(by_det)
     if sheet and tiles:
         cols = 6
