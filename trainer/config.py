@@ -84,7 +84,7 @@ class AugmentSection:
 
 @dataclass(frozen=True)
 class DalnSection:
-    weight: float = ranged(0, 100, 1.0)  # weight of the DALN transfer loss (-NWD) next to the heatmap loss
+    weight: float = ranged(0, 100, 0.1)  # weight of the DALN transfer loss (-NWD); 0.1: EXPERIMENT.md "DALN sweep"
     lo: float = ranged(0, 10, 0.0)  # GRL coefficient at step 0
     hi: float = ranged(0, 10, 1.0)  # GRL coefficient it warms up to
     alpha: float = ranged(0, 1000, 10.0)  # steepness of the warm-start schedule
