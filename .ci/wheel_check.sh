@@ -2,8 +2,9 @@
 # CI wheel job: build facegen's wheel, install it (not editable) into a fresh virtual environment
 # with what the raster renderer, the loaders and the trainer need (the `raster` and `torch`
 # extras; no Blender), and run the console script from a folder outside the checkout, where only
-# what the wheel holds can be imported. Fails on a module or data file missing from the wheel, on
-# any `ERROR:` line from pip, and on `pip check`. Run alone: bash .ci/wheel_check.sh
+# what the wheel holds can be imported (the shipped landmark model included). Fails on a module or
+# data file missing from the wheel, on any `ERROR:` line from pip, and on `pip check`.
+# Run alone: bash .ci/wheel_check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -45,5 +46,7 @@ facegen render --renderer raster --num 2 --spec 68 --out ds --quiet
 facegen spec show 68 --out s.png
 facegen view ds --out v.png
 python -c "import facegen.loaders, facegen.trainer"
-test -s ds/manifest.json && test -s s.png && test -s v.png
+# the shipped landmark model loads from the installed package (a given box: dlib is not installed here)
+facegen predict v.png --box 10,10,120,130 --out pred
+test -s ds/manifest.json && test -s s.png && test -s v.png && test -s pred/v_face0.pts && test -s pred/v_face0.json
 echo "== wheel job done in $(( $(date +%s) - start )) s =="

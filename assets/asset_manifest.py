@@ -17,7 +17,12 @@ def save_asset(path: Path, arrays: dict[str, np.ndarray], entry: dict) -> int:
     assets' entries are kept. Returns the file's size in bytes."""
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    data = buffer.getvalue()
+    return write_asset(path, buffer.getvalue(), entry)
+
+
+def write_asset(path: Path, data: bytes, entry: dict) -> int:
+    """Write ``data`` to ``path`` and record its sha256, size and ``entry`` in the MANIFEST.json
+    beside it (the other assets' entries are kept). Returns the size in bytes."""
     path.write_bytes(data)
     manifest_path = path.parent / "MANIFEST.json"
     manifest = json.loads(manifest_path.read_text())

@@ -60,12 +60,14 @@ def plan_command(plan) -> str:
 
 
 def asset_licences() -> list[tuple[str, str, str]]:
-    """``(asset, source, licence)`` of every asset ``assets/MANIFEST.json`` records."""
+    """``(asset, source, licence)`` of every render asset ``assets/MANIFEST.json`` records (not the
+    landmark model, ``used_by: predict``)."""
     try:
         data = json.loads(resources.files("facegen.assets").joinpath("MANIFEST.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, ModuleNotFoundError):
         return []
-    return [(name, str(e.get("source", "")), str(e.get("licence", ""))) for name, e in sorted(data.items())]
+    return [(name, str(e.get("source", "")), str(e.get("licence", ""))) for name, e in sorted(data.items())
+            if e.get("used_by") != "predict"]
 
 
 def card_text(m: sf.Manifest) -> str:

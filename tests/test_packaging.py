@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_SHIPPED = {"tests", "bench"}  # top-level folders that are no part of the facegen package
 BUILD_OUTPUTS = {"build", "dist", "__pycache__"}  # and *.egg-info, hidden folders (.venv, .git...)
 CHECKOUT_OUTPUTS = {"data", "out"}  # what README's commands write into the checkout (.gitignore)
-# Read at run time (default_scene.yaml, the specs, trainer configs, head_model.npz, MANIFEST.json)
-# or the docs the docstrings point to (SPECS.md, SHARDS.md, ...).
-DATA = ("*.yaml", "*.json", "*.npz", "*.md")
+# Read at run time (default_scene.yaml, the specs, trainer configs, head_model.npz, MANIFEST.json,
+# the shipped landmark_model.pt) or the docs the docstrings point to (SPECS.md, SHARDS.md, ...).
+DATA = ("*.yaml", "*.json", "*.npz", "*.md", "*.pt")
 
 
 def _skipped(folder: Path, name: str) -> bool:
@@ -68,6 +68,7 @@ def test_expected_files_cover_the_known_packages_and_data():
     want = expected_files()
     for path in ("facegen/__init__.py", "facegen/generator/backends/raster.py", "facegen/generator/default_scene.yaml",
                  "facegen/landmark_specs/68.yaml", "facegen/assets/head_model.npz", "facegen/assets/MANIFEST.json",
+                 "facegen/assets/landmark_model.pt",
                  "facegen/trainer/train_small.yaml", "facegen/loaders/__init__.py"):
         assert path in want
 

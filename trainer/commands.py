@@ -46,7 +46,8 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    _check_checkpoint(args.checkpoint)
+    if args.checkpoint is not None:
+        _check_checkpoint(args.checkpoint)
     missing = [p for p in args.images if not Path(p).is_file()]
     if missing:
         raise UserError(f"IMAGE {missing[0]}: no such file")
@@ -92,7 +93,8 @@ def add_parser(sub) -> None:
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="find the faces in photos, save their landmarks (.pts, .json) and drawings")
-    p.add_argument("--checkpoint", required=True, type=arg.text_arg, help="checkpoint written by facegen train")
+    p.add_argument("--checkpoint", default=None, type=arg.text_arg,
+                   help="checkpoint written by facegen train (default: the shipped 490-point model)")
     p.add_argument("images", nargs="+", metavar="IMAGE", type=arg.text_arg, help="photos (any size, any number of faces)")
     p.add_argument("--out", required=True, type=arg.out_folder, help="output folder")
     p.add_argument("--box", default=None, type=arg.text_arg, metavar="X0,Y0,X1,Y1",
