@@ -43,6 +43,9 @@ def open_real(root: str, input_size: int, margin: float = 1.25) -> RealFaces:
     return RealFaces(root, transform=eval_crop(input_size, margin))
 
 
+SAME_BOX = (1.0, 0.0, 0.0)  # a box relation (side ratio, dx, dy) that leaves the 68-point box as it is
+
+
 def box_relation(landmarks: np.ndarray, ibug_index) -> list[float]:
     """How a model's landmark box relates to the 68-point box, from ``(N, K, 2)`` training labels
     and the ``(68,)`` index of the iBUG points among the K: medians of [K-box side / 68-box side,
@@ -58,7 +61,7 @@ def box_relation(landmarks: np.ndarray, ibug_index) -> list[float]:
         klo, khi = np.nanmin(pts, 0), np.nanmax(pts, 0)
         side = max(hi - lo)
         rows.append([max(khi - klo) / side, *(((klo + khi) - (lo + hi)) / 2 / side)])
-    return [float(v) for v in np.median(rows, axis=0)] if rows else [1.0, 0.0, 0.0]
+    return [float(v) for v in np.median(rows, axis=0)] if rows else list(SAME_BOX)
 
 
 def model_box(ibug68_box, relation) -> np.ndarray:

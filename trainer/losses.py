@@ -52,9 +52,9 @@ def _awing_terms(target: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 class _AdaptiveWingMean(torch.autograd.Function):
     """``adaptive_wing(pred, target).mean((2, 3))`` -> ``(B, K)`` from ``_awing_terms(target)``, with
-    its gradient worked out in the forward pass: no autograd graph over the per-pixel terms. With the
-    shared target terms about 3x faster on a CPU for hundreds of landmarks (tested against
-    ``adaptive_wing`` under autograd)."""
+    its gradient worked out in the forward pass: no autograd graph over the per-pixel terms (one
+    timing, 490 points, 2 stacks, batch 16, CPU: the loss 1.6 s -> 0.7 s per step with the shared
+    target terms; tested equal to ``adaptive_wing`` under autograd)."""
 
     @staticmethod
     def forward(ctx, pred, target, power, big_a, big_c, weight):

@@ -26,7 +26,7 @@ import torch
 from facegen.user_input import one_line
 
 from .config import TrainerError
-from .data import decode, eval_crop, make_codec, model_box, write_pts
+from .data import SAME_BOX, decode, eval_crop, make_codec, model_box, write_pts
 from .detect import detect_faces, hog_detector, landmark_box_from_detection
 from .evaluate import load_model
 
@@ -51,7 +51,7 @@ class Predictor:
         self.crop = eval_crop(size, self.meta.get("crop_margin", 1.25))
         index = [int(i) for i in self.meta.get("ibug_index", ())]
         self.ibug_index = index if len(index) == 68 else None
-        self.box_relation = self.meta.get("box_from_ibug68", [1.0, 0.0, 0.0])  # see data.box_relation
+        self.box_relation = self.meta.get("box_from_ibug68", SAME_BOX)  # see data.box_relation
         self._detector = None
 
     def detect(self, image: np.ndarray) -> np.ndarray:

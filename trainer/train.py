@@ -36,7 +36,7 @@ from .batches import Batches
 from .config import ModelSection, TrainConfig, TrainerError
 from .daln import daln_loss, grl_coefficient
 from .discriminator import DomainClassifier, domain_loss
-from .data import box_relation, make_codec
+from .data import SAME_BOX, box_relation, make_codec
 from .losses import heatmap_loss, learning_rate, visibility_loss
 from .hourglass import HourglassConfig, StackedHourglass
 from .label_transfer import IBUG_POINTS, LabelTransferUNet
@@ -84,7 +84,7 @@ def _meta_problem(state: dict) -> str | None:
     for key, value, valid in limits:
         if isinstance(value, bool) or not isinstance(value, int) or value not in valid:
             return f"meta.{key} {value!r} is not an integer in {valid}"
-    relation = meta.get("box_from_ibug68", [1.0, 0.0, 0.0])
+    relation = meta.get("box_from_ibug68", SAME_BOX)
     if (not isinstance(relation, (list, tuple)) or len(relation) != 3
             or any(finite(v) is None for v in relation) or not 0.1 <= relation[0] <= 10):
         return "meta.box_from_ibug68 must be [side ratio in 0.1..10, dx, dy], finite"
@@ -173,9 +173,9 @@ def train(cfg: TrainConfig, ibug_index: list[int] | None = None, spec_source: st
                 mode=cfg.mode, ibug_index=list(ibug_index) if ibug_index is not None else [],
                 spec_source=spec_source or "", labels=cfg.data.labels or "",
                 label_transfer_channels=cfg.label_transfer.channels if cfg.mode == "synthetic+real" else 0,
-                box_from_ibug68=[1.0, 0.0, 0.0])
-    if cfg.mode != "real" and ibug_index is not None and len(ibug_index) == IBUG_POINTS:
-        meta["box_from_ibug68"] = box_relation(synth.reader.labels(0)["landmarks"], ibug_index)
+                box_from_ibug68=box_relation(synth.reader.labels(0)["landmarks"], ibug_index)
+                if cfg.mode != "real" and ibug_index is not None and len(ibug_index) == IBUG_POINTS
+                else list(SAME_BOX))
     model, lt = build_model(meta)
     model.to(device)
     params = list(model.parameters())

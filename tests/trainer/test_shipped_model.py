@@ -43,7 +43,7 @@ def test_shipped_model_on_unseen_renders(fresh_renders):
         nmes.append(100 * np.nanmean(err) / np.linalg.norm(ib[36] - ib[45]))  # outer eye corners
         assert face["points"].shape == (490, 2) and face["visibility"].shape == (490,)
         assert face["ibug68"].shape == (68, 2) and face["ibug68_visibility"].shape == (68,)
-    assert np.mean(nmes) < 6.0, nmes  # the shipped model: 4.0 (2.5-8.8)
+    assert np.mean(nmes) < 6.0, nmes  # the shipped model: 4.4 (3.2-9.4)
 
 
 def test_predict_out_of_the_box_on_a_real_photo(tmp_path, real_faces):
