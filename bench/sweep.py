@@ -31,6 +31,9 @@ def arm_config(base: Path, arm: str, seed: int, steps: int, out: Path, init: str
     name, _, sets = arm.partition(":")
     sets = ",".join(filter(None, (common, sets)))
     cfg = yaml.safe_load(base.read_text())
+    for key in PATH_KEYS:  # the written config lives in OUT: the base's own relative paths would move
+        if cfg.get(key):
+            cfg[key] = str((base.parent / cfg[key]).resolve())
     for key in DATA_PATH_KEYS:
         if cfg.get("data", {}).get(key):
             cfg["data"][key] = str((base.parent / cfg["data"][key]).resolve())
