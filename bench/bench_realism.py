@@ -59,6 +59,17 @@ def label_box(points: np.ndarray) -> tuple[int, int, int, int]:
     return int(c[0] - half), int(c[1] - half), int(c[0] + half), int(c[1] + half)
 
 
+def on_our_face(box, points: np.ndarray) -> bool:
+    """Whether a detector box ``(left, top, right, bottom)`` is a detection of the face our 68
+    ``points`` label: its centre inside our label box and the centre of our points inside it. The
+    first alone let a false hit beside a turned face count (a box on the background whose centre
+    fell inside the wide label box of a face at 40 degrees: 200 % IOD off, 5 % on the mean of 41)."""
+    x0, y0, x1, y1 = label_box(points)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    px, py = points.mean(axis=0)
+    return x0 <= cx <= x1 and y0 <= cy <= y1 and box[0] <= px <= box[2] and box[1] <= py <= box[3]
+
+
 def shape_points(shape) -> np.ndarray:
     """``(68, 2)`` pixel points of a dlib ``full_object_detection``."""
     return np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], np.float64)
@@ -77,8 +88,7 @@ def judge(images, labels, predictor_path: str | None) -> list[tuple[bool, float,
     out = []
     for rgb, pts in zip(images, labels):
         x0, y0, x1, y1 = label_box(pts)
-        hits = [d for d in detector(rgb, 1)
-                if x0 <= (d.left() + d.right()) / 2 <= x1 and y0 <= (d.top() + d.bottom()) / 2 <= y1]
+        hits = [d for d in detector(rgb, 1) if on_our_face((d.left(), d.top(), d.right(), d.bottom()), pts)]
         found = bool(hits)
         nme, offset = float("nan"), None
         if predictor is not None:

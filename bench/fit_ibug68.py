@@ -7,6 +7,7 @@ only), run the way it was trained: from the box of dlib's own HOG face detector 
     python bench/fit_ibug68.py collect --num 160 --seed 1 --out DIR --predictor FILE
     python bench/fit_ibug68.py offsets --data DIR [--spec 68]          # the per-point table
     python bench/fit_ibug68.py fit --data DIR --out new68.yaml         # re-placed points
+    python bench/fit_ibug68.py fit-jaw --data DIR [DIR ...] --out new68.yaml  # the jaw, by search
 
 ``collect`` renders default Cycles scenes with |yaw| < 45 degrees (256 px, 16 spp + denoiser) and
 stores, per render, the detections and the predictor's 68 points on each: nothing that depends on
@@ -18,6 +19,15 @@ its mean offset at |yaw| < 20 (made left/right symmetric; midline points stay on
 into metres on the neutral head seen from the front, and puts it back on the surface: jaw points
 onto the frontal outline (skin whose normal is across the view) nearest that spot, the others onto
 the first surface a frontal ray meets there (eyeballs excluded). It writes a 68 spec file.
+
+``fit-jaw`` re-places the 17 jaw points only, by search rather than by moving them: a jaw point's
+label is where it lands after marching to the outline, so moving its surface point by the offset
+can miss (the march moves it back). Every surface point near the jaw (a barycentric grid on the
+face and neck skin triangles within ``--radius`` of the current jaw, subject's right; its mirror
+image for the left; midline points for the chin) is marched in every stored render, and each
+right/left pair takes the candidate whose marched labels lie nearest the predictor's on average:
+the sum over both sides of the squared mean offset, over 16 at |yaw| < 20 plus over 36 at 20-45
+(the goals of 4 and 6 % squared). The left point is the right one's mirror image.
 """
 
 from __future__ import annotations
@@ -30,12 +40,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_realism import face_yaw_deg, label_box, shape_points  # noqa: E402
+from bench_realism import face_yaw_deg, on_our_face, shape_points  # noqa: E402
 
 from facegen.generator.camera import scene_camera  # noqa: E402
 from facegen.generator.config import load_scene_config  # noqa: E402
 from facegen.generator.head_model import HeadModel, vertex_normals  # noqa: E402
-from facegen.generator.projection import load_spec, project_landmarks, template_mesh  # noqa: E402
+from facegen.generator.projection import _contour_points, load_spec, project_landmarks, template_mesh  # noqa: E402
 from facegen.generator.samplers import sample_scene  # noqa: E402
 
 BUCKETS = ((0, 20), (20, 45))
@@ -79,24 +89,27 @@ def collect(args) -> None:
 
 def measured(data: Path, spec_name: str, model):
     """Per render with a detection on our face: (|yaw|, predictor points - our points in % IOD)."""
-    cfg, spec = load_scene_config(None), load_spec(spec_name, model)
-    out = []
-    for f in sorted(data.glob("rows_*.json")):
-        seed = int(f.stem.split("_")[1])
-        for r in json.loads(f.read_text()):
-            scene = sample_scene(cfg, seed, r["i"])
-            verts = model.scene_vertices(scene)
-            cam = scene_camera(model, scene, verts, 256, 256)
-            depth = np.load(data / f"{seed}_{r['i']}_depth.npy")
-            lm = project_landmarks(spec, verts, model.faces, cam, depth_map=depth)
-            ours = np.where(spec.silhouette[:, None], lm.uv_contour, lm.uv)[spec.ibug68]
-            x0, y0, x1, y1 = label_box(ours)
-            hits = [p for d, p in zip(r["dets"], r["pred"])
-                    if x0 <= (d[0] + d[2]) / 2 <= x1 and y0 <= (d[1] + d[3]) / 2 <= y1]
-            if hits:
-                iod = np.linalg.norm(ours[36] - ours[45])
-                out.append((abs(r["yaw"]), 100 * (np.asarray(hits[0], np.float64) - ours) / iod))
-    return out
+    spec = load_spec(spec_name, model)
+    return [(yaw, 100 * (pred - ours) / iod) for _, _, yaw, pred, ours, iod in detected_renders([data], spec, model)]
+
+
+def detected_renders(data_dirs, spec, model):
+    """Per stored render whose detection lies on our face: (scene vertices, camera, |yaw|, the
+    predictor's 68 points, ours (68, 2), inter-ocular distance in pixels)."""
+    cfg = load_scene_config(None)
+    for data in data_dirs:
+        for f in sorted(Path(data).glob("rows_*.json")):
+            seed = int(f.stem.split("_")[1])
+            for r in json.loads(f.read_text()):
+                scene = sample_scene(cfg, seed, r["i"])
+                verts = model.scene_vertices(scene)
+                cam = scene_camera(model, scene, verts, 256, 256)
+                lm = project_landmarks(spec, verts, model.faces, cam)
+                ours = np.where(spec.silhouette[:, None], lm.uv_contour, lm.uv)[spec.ibug68]
+                hits = [p for d, p in zip(r["dets"], r["pred"]) if on_our_face(d, ours)]
+                if hits:
+                    yield (verts, cam, abs(r["yaw"]), np.asarray(hits[0], np.float64), ours,
+                           float(np.linalg.norm(ours[36] - ours[45])))
 
 
 def table(rows) -> dict[str, np.ndarray]:
@@ -157,10 +170,92 @@ def fit(args) -> None:
         if flip[k] != k and pos[k, 0] > 0:
             t, b = surface.mirror_points(tri[flip[k]][None], bary[flip[k]][None])
             tri[k], bary[k] = t[0], b[0]
-    write_spec(Path(args.out), tri, bary, args)
+    write_spec(Path(args.out), tri, bary, f"fit --step {args.step}")
     print(f"wrote {args.out}")
     if args.dense:
         moved = move_dense_anchors(Path(args.dense), surface, pos, tri, bary)
+        print(f"moved {moved} anchors of {args.dense} with their iBUG points")
+
+
+def jaw_candidates(surface, jaw: np.ndarray, radius: float, regions=("face_skin", "neck"), grid: int = 4):
+    """Surface points that may become jaw points: a barycentric grid (``grid`` steps a side) on
+    the triangles of ``regions`` (not the ears: an ear point facing the camera would stay on the
+    ear where the far cheek hides it) on the subject's right (x < -1 mm) whose centre lies within
+    ``radius`` metres (seen from the front) of the current right jaw points ``jaw`` (9, 3), and
+    their mirror images; midline points (|x| < 0.4 mm, a finer grid) within ``radius`` of the chin.
+    Returns (triangles, bary, number on the right, number on the midline)."""
+    mesh, v, f = surface.mesh, surface.v, surface.f
+    skin = np.any([mesh.regions[r] for r in regions], axis=0)
+    centre = v[f].mean(axis=1)[:, [0, 2]]
+    near = np.min(np.linalg.norm(centre[:, None] - jaw[None, :8, [0, 2]], axis=2), axis=1) < radius
+
+    def bary_grid(n):
+        return np.array([(i, j, n - i - j) for i in range(n + 1) for j in range(n + 1 - i)], float) / n
+
+    right = np.flatnonzero(skin[f].all(axis=1) & (v[f][:, :, 0] < -0.001).all(axis=1) & near)
+    g = bary_grid(grid)
+    rt, rb = np.repeat(right, len(g)), np.tile(g, (len(right), 1))
+    lt, lb = surface.mirror_points(rt, rb)
+    xs = v[f][:, :, 0]
+    mid = np.flatnonzero(skin[f].all(axis=1) & (xs.min(axis=1) < 0) & (xs.max(axis=1) > 0)
+                         & (np.linalg.norm(centre - jaw[8, [0, 2]], axis=1) < radius))
+    g = bary_grid(4 * grid)
+    mt, mb = np.repeat(mid, len(g)), np.tile(g, (len(mid), 1))
+    keep = np.abs(surface.point(mt, mb)[:, 0]) < 0.0004
+    return (np.concatenate([rt, lt, mt[keep]]), np.concatenate([rb, lb, mb[keep]]), len(rt), int(keep.sum()))
+
+
+def fit_jaw(args) -> None:
+    import types
+
+    from tqdm import tqdm
+
+    from facegen.landmark_specs.resolve import _contours
+    from facegen.landmark_specs.surface import Surface
+
+    model = HeadModel.load()
+    surface = Surface(template_mesh(model))
+    spec = load_spec(args.spec, model)
+    tri, bary = spec.triangle[spec.ibug68].copy(), spec.bary[spec.ibug68].copy()
+    ct, cb, n_right, n_mid = jaw_candidates(surface, surface.point(tri[:9], bary[:9]), args.radius)
+    print(f"{n_right} candidates a side, {n_mid} on the midline: finding their outline candidates ...", flush=True)
+    contour = _contours(surface, ct, cb, np.arange(len(ct)))
+    cand = types.SimpleNamespace(contour_triangle=contour[0], contour_bary=contour[1])
+    # per render: the mean offset sums of every candidate against each jaw point's prediction
+    goal = {0: 4.0, 1: 6.0}
+    sums, now, count = np.zeros((2, 17, len(ct), 2)), np.zeros((2, 17, 2)), np.zeros(2)
+    for verts, cam, yaw, pred, ours, iod in tqdm(detected_renders(args.data, spec, model), desc="renders"):
+        if yaw >= BUCKETS[-1][1]:
+            continue
+        b = 0 if yaw < BUCKETS[0][1] else 1
+        uv = cam.project(_contour_points(cand, verts, model.faces, cam))[0]
+        sums[b] += 100 * (pred[:17, None] - uv[None]) / iod
+        now[b] += 100 * (pred[:17] - ours[:17]) / iod
+        count[b] += 1
+    mean = sums / count[:, None, None, None]  # (bucket, jaw point, candidate, xy)
+    now /= count[:, None, None]
+    cost = sum((mean[b] ** 2).sum(axis=-1) / goal[b] ** 2 for b in (0, 1))  # (17, candidates)
+    right, left, mid = slice(0, n_right), slice(n_right, 2 * n_right), slice(2 * n_right, None)
+    print(f"renders: {int(count[0])} at |yaw| < 20, {int(count[1])} at 20-45")
+    print("  pt  mean offset |d| % IOD before -> after: |yaw| < 20, 20-45")
+    for k in range(9):
+        if k < 8:
+            j = int(np.argmin(cost[k, right] + cost[16 - k, left]))
+            tri[k], bary[k] = ct[right][j], cb[right][j]
+            tri[16 - k], bary[16 - k] = ct[left][j], cb[left][j]
+            picked = ((k, j), (16 - k, n_right + j))
+        else:
+            j = int(np.argmin(cost[k, mid]))
+            tri[k], bary[k] = ct[mid][j], cb[mid][j]
+            picked = ((k, 2 * n_right + j),)
+        for p, c in picked:
+            print(f"  {p + 1:2d}  " + "   ".join(f"{np.hypot(*now[b, p]):5.1f} -> {np.hypot(*mean[b, p, c]):4.1f}"
+                                               for b in (0, 1)))
+    write_jaw(Path(args.out), tri, bary)
+    print(f"wrote {args.out}")
+    if args.dense:
+        moved = move_dense_anchors(Path(args.dense), surface, surface.point(spec.triangle[spec.ibug68],
+                                                                           spec.bary[spec.ibug68]), tri, bary)
         print(f"moved {moved} anchors of {args.dense} with their iBUG points")
 
 
@@ -181,7 +276,9 @@ def move_dense_anchors(path: Path, surface, old_pos: np.ndarray, tri: np.ndarray
             else:
                 p = surface.point(np.array([a["triangle"]]), np.array([a["bary"]], np.float64))[0]
             k = int(np.argmin(np.linalg.norm(old_pos - p, axis=1)))
-            if np.linalg.norm(old_pos[k] - p) < 1e-6:  # (a file's weights may sum to 1 - 1e-6; resolve renormalises)
+            new_pos = surface.point(tri[k:k + 1], bary[k:k + 1])[0]
+            # on an old point (a file's weights may sum to 1 - 1e-6; resolve renormalises) that moved
+            if np.linalg.norm(old_pos[k] - p) < 1e-6 and np.linalg.norm(new_pos - old_pos[k]) > 1e-6:
                 w = np.clip(bary[k], 0.0, 1.0) / np.clip(bary[k], 0.0, 1.0).sum()
                 group["anchors"][i] = {"triangle": int(tri[k]), "bary": [round(float(x), 6) for x in w]}
                 moved += 1
@@ -191,12 +288,12 @@ def move_dense_anchors(path: Path, surface, old_pos: np.ndarray, tri: np.ndarray
     return moved
 
 
-def write_spec(path: Path, tri: np.ndarray, bary: np.ndarray, args) -> None:
+def write_spec(path: Path, tri: np.ndarray, bary: np.ndarray, how: str) -> None:
     src = load_spec_text()
     lines = ["# iBUG 300-W 68-point markup on the facegen head (landmark_specs/SPECS.md explains the format).",
              "# Points are {triangle, bary} surface points; the comment on each line is its iBUG-68 index",
              "# (0-based). Left = the subject's left (+x, image right in a frontal photo). Placed by",
-             f"# bench/fit_ibug68.py fit --step {args.step} (SPECS.md: how the 68 points were placed).",
+             f"# bench/fit_ibug68.py {how} (SPECS.md: how the 68 points were placed).",
              "name: ibug68", f"description: {src['description']}", "groups:"]
     for name, a, b in GROUPS:
         g = src["groups"][name]
@@ -209,6 +306,21 @@ def write_spec(path: Path, tri: np.ndarray, bary: np.ndarray, args) -> None:
             lines.append(f"      - {{triangle: {int(tri[k])}, bary: [{w}]}}  # {k}")
     lines += ["# iBUG order: group names expand to their points in order.",
               "ibug68: [" + ", ".join(n for n, _, _ in GROUPS) + "]"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_jaw(path: Path, tri: np.ndarray, bary: np.ndarray) -> None:
+    """The shipped 68 file with its 17 jaw lines (``# 0`` .. ``# 16``) rewritten, every other
+    line as it was (weights re-normalised on a round trip would drift in the sixth decimal)."""
+    lines = (Path(__file__).resolve().parents[1] / "landmark_specs" / "68.yaml").read_text().splitlines()
+    start = lines.index("  jaw:")
+    for n, line in enumerate(lines):
+        if line.startswith("# bench/fit_ibug68.py"):
+            lines[n] = "# bench/fit_ibug68.py fit, then fit-jaw (SPECS.md: how the 68 points were placed)."
+    for k in range(17):
+        n = next(i for i in range(start, len(lines)) if lines[i].endswith(f"  # {k}"))
+        w = ", ".join(f"{x:.6f}" for x in np.clip(bary[k], 0.0, 1.0) / np.clip(bary[k], 0.0, 1.0).sum())
+        lines[n] = f"      - {{triangle: {int(tri[k])}, bary: [{w}]}}  # {k}"
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -235,9 +347,17 @@ def main() -> None:
     f.add_argument("--step", type=float, default=1.0, help="share of the measured offset to move by")
     f.add_argument("--out", required=True)
     f.add_argument("--dense", default=None, help="a dense spec file whose anchors on the iBUG points move too")
+    j = sub.add_parser("fit-jaw")
+    j.add_argument("--data", required=True, nargs="+", help="collect folders (several: their renders pooled)")
+    j.add_argument("--spec", default="68")
+    j.add_argument("--radius", type=float, default=0.02, help="metres around the current jaw to search (0.02)")
+    j.add_argument("--out", required=True)
+    j.add_argument("--dense", default=None, help="a dense spec file whose anchors on the iBUG points move too")
     args = ap.parse_args()
     if args.cmd == "collect":
         collect(args)
+    elif args.cmd == "fit-jaw":
+        fit_jaw(args)
     elif args.cmd == "offsets":
         table(measured(Path(args.data), args.spec, HeadModel.load()))
     else:
