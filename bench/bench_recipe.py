@@ -71,6 +71,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+")
     ap.add_argument("--test", required=True, help="synthetic test dataset folder")
+    ap.add_argument("--labels", default=None,
+                    help="label set of the test data to score against (default: the checkpoint's own)")
     ap.add_argument("--limit", type=int, default=0, help="first N test samples only (0: all)")
     ap.add_argument("--real", default=None, help="real face folder (images + 68-point .pts)")
     ap.add_argument("--sheet", default=None, help="with --real: save a sheet of the detector-path predictions "
@@ -80,7 +82,7 @@ def main():
     for ck in args.checkpoints:
         model, _, meta = load_model(ck)
         index = ibug_index(ck, meta)
-        ds = open_synthetic(args.test, meta.get("labels") or None, meta["input_size"], meta.get("crop_margin", 1.25))
+        ds = open_synthetic(args.test, args.labels or meta.get("labels") or None, meta["input_size"], meta.get("crop_margin", 1.25))
         if args.limit:
             from torch.utils.data import Subset
             ds = Subset(ds, range(min(args.limit, len(ds))))
