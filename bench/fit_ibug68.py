@@ -104,7 +104,8 @@ def detected_renders(data_dirs, spec, model):
                 scene = sample_scene(cfg, seed, r["i"])
                 verts = model.scene_vertices(scene)
                 cam = scene_camera(model, scene, verts, 256, 256)
-                lm = project_landmarks(spec, verts, model.faces, cam)
+                depth = np.load(Path(data) / f"{seed}_{r['i']}_depth.npy")  # stored by collect
+                lm = project_landmarks(spec, verts, model.faces, cam, depth_map=depth)
                 ours = np.where(spec.silhouette[:, None], lm.uv_contour, lm.uv)[spec.ibug68]
                 hits = [p for d, p in zip(r["dets"], r["pred"]) if on_our_face(d, ours)]
                 if hits:
@@ -185,19 +186,18 @@ def jaw_candidates(surface, jaw: np.ndarray, radius: float, regions=("face_skin"
     their mirror images; midline points (|x| < 0.4 mm, a finer grid) within ``radius`` of the chin.
     Returns (triangles, bary, number on the right, number on the midline)."""
     mesh, v, f = surface.mesh, surface.v, surface.f
-    skin = np.any([mesh.regions[r] for r in regions], axis=0)
-    centre = v[f].mean(axis=1)[:, [0, 2]]
+    skin = np.any([mesh.regions[r] for r in regions], axis=0)[f].all(axis=1)  # per triangle
+    xs, centre = v[f][:, :, 0], v[f].mean(axis=1)[:, [0, 2]]
     near = np.min(np.linalg.norm(centre[:, None] - jaw[None, :8, [0, 2]], axis=2), axis=1) < radius
 
     def bary_grid(n):
         return np.array([(i, j, n - i - j) for i in range(n + 1) for j in range(n + 1 - i)], float) / n
 
-    right = np.flatnonzero(skin[f].all(axis=1) & (v[f][:, :, 0] < -0.001).all(axis=1) & near)
+    right = np.flatnonzero(skin & (xs < -0.001).all(axis=1) & near)
     g = bary_grid(grid)
     rt, rb = np.repeat(right, len(g)), np.tile(g, (len(right), 1))
     lt, lb = surface.mirror_points(rt, rb)
-    xs = v[f][:, :, 0]
-    mid = np.flatnonzero(skin[f].all(axis=1) & (xs.min(axis=1) < 0) & (xs.max(axis=1) > 0)
+    mid = np.flatnonzero(skin & (xs.min(axis=1) < 0) & (xs.max(axis=1) > 0)
                          & (np.linalg.norm(centre - jaw[8, [0, 2]], axis=1) < radius))
     g = bary_grid(4 * grid)
     mt, mb = np.repeat(mid, len(g)), np.tile(g, (len(mid), 1))
@@ -211,6 +211,7 @@ def fit_jaw(args) -> None:
     from tqdm import tqdm
 
     from facegen.landmark_specs.resolve import _contours
+    from facegen.landmark_specs.spec_file import find_spec_file
     from facegen.landmark_specs.surface import Surface
 
     model = HeadModel.load()
@@ -251,7 +252,7 @@ def fit_jaw(args) -> None:
         for p, c in picked:
             print(f"  {p + 1:2d}  " + "   ".join(f"{np.hypot(*now[b, p]):5.1f} -> {np.hypot(*mean[b, p, c]):4.1f}"
                                                for b in (0, 1)))
-    write_jaw(Path(args.out), tri, bary)
+    write_jaw(Path(args.out), find_spec_file(args.spec), tri, bary)
     print(f"wrote {args.out}")
     if args.dense:
         moved = move_dense_anchors(Path(args.dense), surface, surface.point(spec.triangle[spec.ibug68],
@@ -268,7 +269,7 @@ def move_dense_anchors(path: Path, surface, old_pos: np.ndarray, tri: np.ndarray
     header = [line for line in text.splitlines() if line.startswith("#")][:1]
     tail = text[text.index("# The 68 iBUG points"):] if "# The 68 iBUG points" in text else ""
     data = yaml.safe_load(text)
-    moved = 0
+    moved, new_pos = 0, surface.point(tri, bary)
     for group in data["groups"].values():
         for i, a in enumerate(group.get("anchors", [])):
             if isinstance(a, int):
@@ -276,9 +277,8 @@ def move_dense_anchors(path: Path, surface, old_pos: np.ndarray, tri: np.ndarray
             else:
                 p = surface.point(np.array([a["triangle"]]), np.array([a["bary"]], np.float64))[0]
             k = int(np.argmin(np.linalg.norm(old_pos - p, axis=1)))
-            new_pos = surface.point(tri[k:k + 1], bary[k:k + 1])[0]
             # on an old point (a file's weights may sum to 1 - 1e-6; resolve renormalises) that moved
-            if np.linalg.norm(old_pos[k] - p) < 1e-6 and np.linalg.norm(new_pos - old_pos[k]) > 1e-6:
+            if np.linalg.norm(old_pos[k] - p) < 1e-6 and np.linalg.norm(new_pos[k] - old_pos[k]) > 1e-6:
                 w = np.clip(bary[k], 0.0, 1.0) / np.clip(bary[k], 0.0, 1.0).sum()
                 group["anchors"][i] = {"triangle": int(tri[k]), "bary": [round(float(x), 6) for x in w]}
                 moved += 1
@@ -309,10 +309,10 @@ def write_spec(path: Path, tri: np.ndarray, bary: np.ndarray, how: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def write_jaw(path: Path, tri: np.ndarray, bary: np.ndarray) -> None:
-    """The shipped 68 file with its 17 jaw lines (``# 0`` .. ``# 16``) rewritten, every other
-    line as it was (weights re-normalised on a round trip would drift in the sixth decimal)."""
-    lines = (Path(__file__).resolve().parents[1] / "landmark_specs" / "68.yaml").read_text().splitlines()
+def write_jaw(path: Path, source: Path, tri: np.ndarray, bary: np.ndarray) -> None:
+    """The 68 spec file ``source`` with its 17 jaw lines (``# 0`` .. ``# 16``) rewritten, every
+    other line as it was (weights re-normalised on a round trip would drift in the sixth decimal)."""
+    lines = Path(source).read_text().splitlines()
     start = lines.index("  jaw:")
     for n, line in enumerate(lines):
         if line.startswith("# bench/fit_ibug68.py"):
