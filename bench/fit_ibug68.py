@@ -119,7 +119,11 @@ def table(rows) -> dict[str, np.ndarray]:
         sel = [o for y, o in rows if lo <= y < hi]
         if sel:
             means[f"{lo}-{hi}"] = np.mean(sel, axis=0)
-            print(f"|yaw| {lo}-{hi}: {len(sel)} renders with the face detected")
+            # how far one render's points stray from the mean: what a mean over len(sel) is good to
+            spread = np.hypot(*np.std(sel, axis=0).T)
+            print(f"|yaw| {lo}-{hi}: {len(sel)} renders with the face detected; per-render spread "
+                  f"(% IOD) jaw {spread[:17].mean():.1f}, others {spread[17:].mean():.1f}: one standard error "
+                  f"of a jaw point's mean {spread[:17].mean() / np.sqrt(len(sel)):.1f}")
     print("  pt " + "".join(f"{b:>20}" for b in means) + "   (|d| dx dy, % IOD, y down)")
     for k in range(68):
         print(f"  {k + 1:2d} " + "".join(f"{np.hypot(*m[k]):8.1f}{m[k][0]:6.1f}{m[k][1]:6.1f}" for m in means.values()))
