@@ -7,7 +7,7 @@ only), run the way it was trained: from the box of dlib's own HOG face detector 
     python bench/fit_ibug68.py collect --num 160 --seed 1 --out DIR --predictor FILE
     python bench/fit_ibug68.py offsets --data DIR [--spec 68]          # the per-point table
     python bench/fit_ibug68.py fit --data DIR --out new68.yaml         # re-placed points
-    python bench/fit_ibug68.py fit-jaw --data DIR [DIR ...] --out new68.yaml  # the jaw, by search
+    python bench/fit_ibug68.py fit-search --data DIR [DIR ...] --groups jaw brows --out new68.yaml
 
 ``collect`` renders default Cycles scenes with |yaw| < 45 degrees (256 px, 16 spp + denoiser) and
 stores, per render, the detections and the predictor's 68 points on each: nothing that depends on
@@ -20,14 +20,16 @@ into metres on the neutral head seen from the front, and puts it back on the sur
 onto the frontal outline (skin whose normal is across the view) nearest that spot, the others onto
 the first surface a frontal ray meets there (eyeballs excluded). It writes a 68 spec file.
 
-``fit-jaw`` re-places the 17 jaw points only, by search rather than by moving them: a jaw point's
-label is where it lands after marching to the outline, so moving its surface point by the offset
-can miss (the march moves it back). Every surface point near the jaw (a barycentric grid on the
-face and neck skin triangles within ``--radius`` of the current jaw, subject's right; its mirror
-image for the left; midline points for the chin) is marched in every stored render, and each
-right/left pair takes the candidate whose marched labels lie nearest the predictor's on average:
-the sum over both sides of the squared mean offset, over 16 at |yaw| < 20 plus over 36 at 20-45
-(the goals of 4 and 6 % squared). The left point is the right one's mirror image.
+``fit-search`` re-places whole groups (``--groups``: the 17 jaw points, the 10 brow points) by
+search rather than by moving them: a jaw point's label is where it lands after marching to the
+outline, so moving its surface point by the offset can miss (the march moves it back), and a brow
+end's best place at 20-45 degrees is not where the frontal offset points. Every surface point near
+the group (a barycentric grid on the group's skin triangles within ``--radius`` of its current
+points, subject's right; its mirror image for the left; midline points for the chin) is labelled
+in every stored render exactly as labels are (jaw candidates marched to the outline), and each
+right/left pair takes the candidate whose labels lie nearest the predictor's on average: the sum
+over both sides of the squared mean offset, over 16 at |yaw| < 20 plus over 36 at 20-45 (the goals
+of 4 and 6 % squared). The left point is the right one's mirror image.
 """
 
 from __future__ import annotations
@@ -182,38 +184,51 @@ def fit(args) -> None:
         print(f"moved {moved} anchors of {args.dense} with their iBUG points")
 
 
-def jaw_candidates(surface, jaw: np.ndarray, radius: float, regions=("face_skin", "neck"), grid: int = 4):
-    """Surface points that may become jaw points: a barycentric grid (``grid`` steps a side) on
-    the triangles of ``regions`` (not the ears: an ear point facing the camera would stay on the
+# what ``fit-search`` may re-place: 0-based iBUG points, the skin they may move on, whether their
+# label marches to the outline (``silhouette``), and the search radius's default (metres)
+SEARCH_GROUPS = {
+    "jaw": dict(points=range(0, 17), regions=("face_skin", "neck"), radius=0.02),
+    "brows": dict(points=range(17, 27), regions=("face_skin",), radius=0.008),
+}
+
+
+def search_candidates(surface, right: np.ndarray, mid: np.ndarray, radius: float, regions, grid: int = 4):
+    """Surface points that may become a group's points: a barycentric grid (``grid`` steps a side)
+    on the triangles of ``regions`` (not the ears: an ear point facing the camera would stay on the
     ear where the far cheek hides it) on the subject's right (x < -1 mm) whose centre lies within
-    ``radius`` metres (seen from the front) of the current right jaw points ``jaw`` (9, 3), and
-    their mirror images; midline points (|x| < 0.4 mm, a finer grid) within ``radius`` of the chin.
+    ``radius`` metres (seen from the front) of one of the group's current right points ``right``
+    (N, 3), and their mirror images; midline points (|x| < 0.4 mm, a finer grid) within ``radius``
+    of one of its midline points ``mid`` (M, 3; may be empty).
     Returns (triangles, bary, number on the right, number on the midline)."""
     mesh, v, f = surface.mesh, surface.v, surface.f
     skin = np.any([mesh.regions[r] for r in regions], axis=0)[f].all(axis=1)  # per triangle
     xs, centre = v[f][:, :, 0], v[f].mean(axis=1)[:, [0, 2]]
-    near = np.min(np.linalg.norm(centre[:, None] - jaw[None, :8, [0, 2]], axis=2), axis=1) < radius
+
+    def near(points):
+        if not len(points):
+            return np.zeros(len(f), bool)
+        return np.min(np.linalg.norm(centre[:, None] - points[None, :, [0, 2]], axis=2), axis=1) < radius
 
     def bary_grid(n):
         return np.array([(i, j, n - i - j) for i in range(n + 1) for j in range(n + 1 - i)], float) / n
 
-    right = np.flatnonzero(skin & (xs < -0.001).all(axis=1) & near)
+    on_right = np.flatnonzero(skin & (xs < -0.001).all(axis=1) & near(right))
     g = bary_grid(grid)
-    rt, rb = np.repeat(right, len(g)), np.tile(g, (len(right), 1))
+    rt, rb = np.repeat(on_right, len(g)), np.tile(g, (len(on_right), 1))
     lt, lb = surface.mirror_points(rt, rb)
-    mid = np.flatnonzero(skin & (xs.min(axis=1) < 0) & (xs.max(axis=1) > 0)
-                         & (np.linalg.norm(centre - jaw[8, [0, 2]], axis=1) < radius))
+    on_mid = np.flatnonzero(skin & (xs.min(axis=1) < 0) & (xs.max(axis=1) > 0) & near(mid))
     g = bary_grid(4 * grid)
-    mt, mb = np.repeat(mid, len(g)), np.tile(g, (len(mid), 1))
+    mt, mb = np.repeat(on_mid, len(g)), np.tile(g, (len(on_mid), 1))
     keep = np.abs(surface.point(mt, mb)[:, 0]) < 0.0004
     return (np.concatenate([rt, lt, mt[keep]]), np.concatenate([rb, lb, mb[keep]]), len(rt), int(keep.sum()))
 
 
-def fit_jaw(args) -> None:
+def fit_search(args) -> None:
     import types
 
     from tqdm import tqdm
 
+    from facegen.generator.projection import surface_points
     from facegen.landmark_specs.resolve import _contours
     from facegen.landmark_specs.spec_file import find_spec_file
     from facegen.landmark_specs.surface import Surface
@@ -222,46 +237,69 @@ def fit_jaw(args) -> None:
     surface = Surface(template_mesh(model))
     spec = load_spec(args.spec, model)
     tri, bary = spec.triangle[spec.ibug68].copy(), spec.bary[spec.ibug68].copy()
-    ct, cb, n_right, n_mid = jaw_candidates(surface, surface.point(tri[:9], bary[:9]), args.radius)
-    print(f"{n_right} candidates a side, {n_mid} on the midline: finding their outline candidates ...", flush=True)
-    contour = _contours(surface, ct, cb, np.arange(len(ct)))
-    cand = types.SimpleNamespace(contour_triangle=contour[0], contour_bary=contour[1])
-    # per render: the mean offset sums of every candidate against each jaw point's prediction
+    pos, flip = surface.point(tri, bary), spec.flip[spec.ibug68]
+    silhouette = spec.silhouette[spec.ibug68]
+    searches = []
+    for name in args.groups:
+        g = SEARCH_GROUPS[name]
+        pts = np.array(g["points"])
+        mid = np.array([k for k in pts if k in MIDLINE], int)
+        right = np.array([k for k in pts if k not in MIDLINE and pos[k, 0] < 0], int)
+        ct, cb, n_right, n_mid = search_candidates(surface, pos[right], pos[mid], args.radius or g["radius"],
+                                                   g["regions"])
+        print(f"{name}: {n_right} candidates a side, {n_mid} on the midline", flush=True)
+        cand = None
+        if silhouette[pts].all():  # their labels march to the outline: so must the candidates'
+            print("  finding their outline candidates ...", flush=True)
+            contour = _contours(surface, ct, cb, np.arange(len(ct)))
+            cand = types.SimpleNamespace(contour_triangle=contour[0], contour_bary=contour[1])
+        elif silhouette[pts].any():
+            raise ValueError(f"group {name} mixes outline and surface points")
+        searches.append(dict(name=name, pts=pts, right=right, mid=mid, ct=ct, cb=cb, n_right=n_right, cand=cand,
+                             sums=np.zeros((2, len(pts), len(ct), 2))))
+    # per render: the mean offset sums of every candidate against each of the group's predictions
     goal = {0: 4.0, 1: 6.0}
-    sums, now, count = np.zeros((2, 17, len(ct), 2)), np.zeros((2, 17, 2)), np.zeros(2)
+    now, count = np.zeros((2, 68, 2)), np.zeros(2)
     for verts, cam, yaw, pred, ours, iod in tqdm(detected_renders(args.data, spec, model), desc="renders"):
         if yaw >= BUCKETS[-1][1]:
             continue
         b = 0 if yaw < BUCKETS[0][1] else 1
-        uv = cam.project(_contour_points(cand, verts, model.faces, cam))[0]
-        sums[b] += 100 * (pred[:17, None] - uv[None]) / iod
-        now[b] += 100 * (pred[:17] - ours[:17]) / iod
+        for s in searches:
+            if s["cand"] is not None:
+                world = _contour_points(s["cand"], verts, model.faces, cam)
+            else:
+                world = surface_points(verts, model.faces, s["ct"], s["cb"])
+            s["sums"][b] += 100 * (pred[s["pts"], None] - cam.project(world)[0][None]) / iod
+        now[b] += 100 * (pred - ours) / iod
         count[b] += 1
-    mean = sums / count[:, None, None, None]  # (bucket, jaw point, candidate, xy)
     now /= count[:, None, None]
-    cost = sum((mean[b] ** 2).sum(axis=-1) / goal[b] ** 2 for b in (0, 1))  # (17, candidates)
-    right, left, mid = slice(0, n_right), slice(n_right, 2 * n_right), slice(2 * n_right, None)
     print(f"renders: {int(count[0])} at |yaw| < 20, {int(count[1])} at 20-45")
     print("  pt  mean offset |d| % IOD before -> after: |yaw| < 20, 20-45")
-    for k in range(9):
-        if k < 8:
-            j = int(np.argmin(cost[k, right] + cost[16 - k, left]))
-            tri[k], bary[k] = ct[right][j], cb[right][j]
-            tri[16 - k], bary[16 - k] = ct[left][j], cb[left][j]
-            picked = ((k, j), (16 - k, n_right + j))
-        else:
-            j = int(np.argmin(cost[k, mid]))
-            tri[k], bary[k] = ct[mid][j], cb[mid][j]
-            picked = ((k, 2 * n_right + j),)
-        for p, c in picked:
-            print(f"  {p + 1:2d}  " + "   ".join(f"{np.hypot(*now[b, p]):5.1f} -> {np.hypot(*mean[b, p, c]):4.1f}"
+    for s in searches:
+        mean = s["sums"] / count[:, None, None, None]  # (bucket, group point, candidate, xy)
+        cost = sum((mean[b] ** 2).sum(axis=-1) / goal[b] ** 2 for b in (0, 1))  # (group point, candidates)
+        row = {int(k): n for n, k in enumerate(s["pts"])}
+        n = s["n_right"]
+        ct, cb = s["ct"], s["cb"]
+        picks = []
+        for k in s["right"]:  # a right point and its mirror image on the left
+            j = int(np.argmin(cost[row[k], :n] + cost[row[flip[k]], n:2 * n]))
+            tri[k], bary[k] = ct[j], cb[j]
+            tri[flip[k]], bary[flip[k]] = ct[n + j], cb[n + j]
+            picks += [(k, j), (flip[k], n + j)]
+        for k in s["mid"]:
+            j = 2 * n + int(np.argmin(cost[row[k], 2 * n:]))
+            tri[k], bary[k] = ct[j], cb[j]
+            picks.append((k, j))
+        for p, c in sorted(picks):
+            print(f"  {p + 1:2d}  " + "   ".join(f"{np.hypot(*now[b, p]):5.1f} -> {np.hypot(*mean[b, row[p], c]):4.1f}"
                                                for b in (0, 1)))
-    write_jaw(Path(args.out), find_spec_file(args.spec), tri, bary)
+    moved = np.concatenate([s["pts"] for s in searches])
+    write_points(Path(args.out), find_spec_file(args.spec), tri, bary, moved)
     print(f"wrote {args.out}")
     if args.dense:
-        moved = move_dense_anchors(Path(args.dense), surface, surface.point(spec.triangle[spec.ibug68],
-                                                                           spec.bary[spec.ibug68]), tri, bary)
-        print(f"moved {moved} anchors of {args.dense} with their iBUG points")
+        n = move_dense_anchors(Path(args.dense), surface, pos, tri, bary)
+        print(f"moved {n} anchors of {args.dense} with their iBUG points")
 
 
 def move_dense_anchors(path: Path, surface, old_pos: np.ndarray, tri: np.ndarray, bary: np.ndarray) -> int:
@@ -313,16 +351,22 @@ def write_spec(path: Path, tri: np.ndarray, bary: np.ndarray, how: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def write_jaw(path: Path, source: Path, tri: np.ndarray, bary: np.ndarray) -> None:
-    """The 68 spec file ``source`` with its 17 jaw lines (``# 0`` .. ``# 16``) rewritten, every
-    other line as it was (weights re-normalised on a round trip would drift in the sixth decimal)."""
+def write_points(path: Path, source: Path, tri: np.ndarray, bary: np.ndarray, points) -> None:
+    """The 68 spec file ``source`` with the lines of the 0-based iBUG ``points`` (``# K``)
+    rewritten, every other line as it was (weights re-normalised on a round trip would drift in
+    the sixth decimal)."""
+    import yaml
+
     lines = Path(source).read_text().splitlines()
-    start = lines.index("  jaw:")
+    start = lines.index("groups:")
     for n, line in enumerate(lines):
         if line.startswith("# bench/fit_ibug68.py"):
-            lines[n] = "# bench/fit_ibug68.py fit, then fit-jaw (SPECS.md: how the 68 points were placed)."
-    for k in range(17):
+            lines[n] = "# bench/fit_ibug68.py fit, then fit-search (SPECS.md: how the 68 points were placed)."
+    for k in points:
         n = next(i for i in range(start, len(lines)) if lines[i].endswith(f"  # {k}"))
+        was = yaml.safe_load(lines[n].split("#")[0].strip()[2:])  # "- {triangle: T, bary: [..]}"
+        if was["triangle"] == int(tri[k]) and np.allclose(was["bary"], bary[k], atol=2e-6):
+            continue  # not moved: the line as it was
         w = ", ".join(f"{x:.6f}" for x in np.clip(bary[k], 0.0, 1.0) / np.clip(bary[k], 0.0, 1.0).sum())
         lines[n] = f"      - {{triangle: {int(tri[k])}, bary: [{w}]}}  # {k}"
     path.write_text("\n".join(lines) + "\n")
@@ -351,17 +395,19 @@ def main() -> None:
     f.add_argument("--step", type=float, default=1.0, help="share of the measured offset to move by")
     f.add_argument("--out", required=True)
     f.add_argument("--dense", default=None, help="a dense spec file whose anchors on the iBUG points move too")
-    j = sub.add_parser("fit-jaw")
+    j = sub.add_parser("fit-search")
     j.add_argument("--data", required=True, nargs="+", help="collect folders (several: their renders pooled)")
     j.add_argument("--spec", default="68")
-    j.add_argument("--radius", type=float, default=0.02, help="metres around the current jaw to search (0.02)")
+    j.add_argument("--groups", nargs="+", default=["jaw"], choices=sorted(SEARCH_GROUPS))
+    j.add_argument("--radius", type=float, default=None,
+                   help="metres around the current points to search (default: jaw 0.02, brows 0.008)")
     j.add_argument("--out", required=True)
     j.add_argument("--dense", default=None, help="a dense spec file whose anchors on the iBUG points move too")
     args = ap.parse_args()
     if args.cmd == "collect":
         collect(args)
-    elif args.cmd == "fit-jaw":
-        fit_jaw(args)
+    elif args.cmd == "fit-search":
+        fit_search(args)
     elif args.cmd == "offsets":
         table(measured(Path(args.data), args.spec, HeadModel.load()))
     else:
