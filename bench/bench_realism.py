@@ -70,8 +70,17 @@ def on_our_face(box, points: np.ndarray) -> bool:
     return x0 <= cx <= x1 and y0 <= cy <= y1 and box[0] <= px <= box[2] and box[1] <= py <= box[3]
 
 
+# dlib's pixel coordinates put pixel (i, j)'s centre at (j, i); ours (and the shards') at
+# (j + 0.5, i + 0.5). Its predictor's points are whole pixels in its own convention: measured, not
+# assumed (``python bench/fit_ibug68.py dlib-pixel``: a face and its mirror image, 12 real faces,
+# 0.47 +- 0.07 px), so a dlib point is ours after adding 0.5. Without it the predictor's whole
+# shape looked 0.5 px up and left of ours (0.8-1.0 % IOD on a 256 px render).
+DLIB_TO_OURS = 0.5
+
+
 def shape_points(shape) -> np.ndarray:
-    """``(68, 2)`` pixel points of a dlib ``full_object_detection``."""
+    """``(68, 2)`` points of a dlib ``full_object_detection`` in dlib's own pixel convention (whole
+    pixels, pixel centres at integers); add ``DLIB_TO_OURS`` for ours."""
     return np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], np.float64)
 
 
@@ -93,12 +102,12 @@ def judge(images, labels, predictor_path: str | None) -> list[tuple[bool, float,
         nme, offset = float("nan"), None
         if predictor is not None:
             shape = predictor(rgb, dlib.rectangle(x0, y0, x1, y1))
-            pred = shape_points(shape)
+            pred = shape_points(shape) + DLIB_TO_OURS
             iod = np.linalg.norm(pts[36] - pts[45])
             nme = 100 * np.linalg.norm(pred[INNER] - pts[INNER], axis=1).mean() / iod
             if hits:
                 shape = predictor(rgb, hits[0])
-                pred = shape_points(shape)
+                pred = shape_points(shape) + DLIB_TO_OURS
                 offset = 100 * (pred - pts) / iod
         out.append((found, nme, offset))
     return out

@@ -6,6 +6,7 @@ only), run the way it was trained: from the box of dlib's own HOG face detector 
 
     python bench/fit_ibug68.py collect --num 160 --seed 1 --out DIR --predictor FILE
     python bench/fit_ibug68.py offsets --data DIR [--spec 68]          # the per-point table
+    python bench/fit_ibug68.py dlib-pixel --predictor FILE  # where dlib puts pixel centres
     python bench/fit_ibug68.py fit --data DIR --out new68.yaml         # re-placed points
     python bench/fit_ibug68.py fit-search --data DIR [DIR ...] --groups jaw brows --out new68.yaml
 
@@ -36,13 +37,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_realism import face_yaw_deg, on_our_face, shape_points  # noqa: E402
+from bench_realism import DLIB_TO_OURS, face_yaw_deg, on_our_face, shape_points  # noqa: E402
 
 from facegen.generator.camera import scene_camera  # noqa: E402
 from facegen.generator.config import load_scene_config  # noqa: E402
@@ -89,6 +91,39 @@ def collect(args) -> None:
         renderer.close()
 
 
+# iBUG-68 point order of a mirrored face: point k of the mirror image is point MIRROR68[k] of the face
+MIRROR68 = (list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30, 35, 34, 33, 32, 31]
+            + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40] + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]
+            + [64, 63, 62, 61, 60, 67, 66, 65])
+
+
+def dlib_pixel(args) -> list[float]:
+    """Measure where the predictor puts pixel centres, from faces and their mirror images: with the
+    mirrored box, a feature at x (our convention: pixel centres at +0.5) sits at W - x in the
+    mirror, so if dlib reports x - c the two reports sum to W - 2c; the face's own left/right
+    biases cancel in the sum. c = 0.5 means dlib's centres are at integers and ours = dlib + 0.5."""
+    import dlib
+    from PIL import Image
+
+    detector, predictor = dlib.get_frontal_face_detector(), dlib.shape_predictor(args.predictor)
+    found = []
+    for f in sorted(p for p in Path(args.images).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
+        rgb = np.asarray(Image.open(f).convert("RGB"))
+        width = rgb.shape[1]
+        boxes = detector(rgb, 1)
+        if not boxes:
+            continue
+        d = boxes[0]
+        face = shape_points(predictor(rgb, d))
+        box = dlib.rectangle(width - 1 - d.right(), d.top(), width - 1 - d.left(), d.bottom())
+        mirror = shape_points(predictor(np.ascontiguousarray(rgb[:, ::-1]), box))[MIRROR68]
+        found.append((width - (face[:, 0] + mirror[:, 0]).mean()) / 2)
+        print(f"{f.name}: {found[-1]:.2f} px")
+    print(f"dlib's pixel centres sit {np.mean(found):.2f} +- {np.std(found) / np.sqrt(len(found)):.2f} px "
+          f"before ours ({len(found)} faces); bench_realism.DLIB_TO_OURS = {DLIB_TO_OURS}")
+    return found
+
+
 def measured(data: Path, spec_name: str, model):
     """Per render with a detection on our face: (|yaw|, predictor points - our points in % IOD)."""
     spec = load_spec(spec_name, model)
@@ -110,8 +145,8 @@ def detected_renders(data_dirs, spec, model):
                 lm = project_landmarks(spec, verts, model.faces, cam, depth_map=depth)
                 ours = np.where(spec.silhouette[:, None], lm.uv_contour, lm.uv)[spec.ibug68]
                 hits = [p for d, p in zip(r["dets"], r["pred"]) if on_our_face(d, ours)]
-                if hits:
-                    yield (verts, cam, abs(r["yaw"]), np.asarray(hits[0], np.float64), ours,
+                if hits:  # stored as dlib gave them: our pixel convention adds DLIB_TO_OURS
+                    yield (verts, cam, abs(r["yaw"]), np.asarray(hits[0], np.float64) + DLIB_TO_OURS, ours,
                            float(np.linalg.norm(ours[36] - ours[45])))
 
 
@@ -386,6 +421,9 @@ def main() -> None:
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--out", required=True)
     c.add_argument("--predictor", required=True)
+    m = sub.add_parser("dlib-pixel")
+    m.add_argument("--predictor", required=True)
+    m.add_argument("--images", default=None, help="a folder of face photos (default: the shared real faces)")
     o = sub.add_parser("offsets")
     o.add_argument("--data", required=True)
     o.add_argument("--spec", default="68")
@@ -406,6 +444,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.cmd == "collect":
         collect(args)
+    elif args.cmd == "dlib-pixel":
+        if args.images is None:
+            here = Path(__file__).resolve().parents[1]
+            args.images = os.environ.get("FACEGEN_REAL_FACES", here.parent / "shared" / "real_faces")
+        dlib_pixel(args)
     elif args.cmd == "fit-search":
         fit_search(args)
     elif args.cmd == "offsets":

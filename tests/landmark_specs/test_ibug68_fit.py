@@ -87,3 +87,14 @@ def test_search_candidates_lie_on_the_groups_skin_near_its_points_and_mirror(fit
     assert surface.mesh.regions["face_skin"][surface.f[ct]].all()
     # the current points are among the candidates' region: the search can keep a point where it is
     assert np.min(np.linalg.norm(p[:n] - pos[17], axis=1)) < 0.002
+
+
+def test_the_mirror_order_of_the_dlib_pixel_check_is_the_68_specs_own(fit):
+    # dlib-pixel pairs each point of a face with its partner in the mirror image: the pairing must be
+    # the one the 68 spec declares (its left/right flip), else the check measures a face's asymmetry
+    from facegen.generator.head_model import HeadModel
+    from facegen.generator.projection import load_spec
+
+    spec = load_spec("68", HeadModel.load())
+    assert list(spec.ibug68) == list(range(68))
+    assert list(fit.MIRROR68) == [int(k) for k in spec.flip[spec.ibug68]]
