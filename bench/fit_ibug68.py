@@ -5,7 +5,7 @@ The judge is dlib's 68-point shape predictor, trained on the human 300-W labels
 only), run the way it was trained: from the box of dlib's own HOG face detector (``dlib-bin``).
 
     python bench/fit_ibug68.py collect --num 160 --seed 1 --out DIR --predictor FILE
-    python bench/fit_ibug68.py offsets --data DIR [--spec 68]          # the per-point table
+    python bench/fit_ibug68.py offsets --data DIR [DIR ...] [--spec 68]  # the per-point table
     python bench/fit_ibug68.py dlib-pixel --predictor FILE  # where dlib puts pixel centres
     python bench/fit_ibug68.py fit --data DIR --out new68.yaml         # re-placed points
     python bench/fit_ibug68.py fit-search --data DIR [DIR ...] --groups jaw brows --out new68.yaml
@@ -124,10 +124,11 @@ def dlib_pixel(args) -> list[float]:
     return found
 
 
-def measured(data: Path, spec_name: str, model):
-    """Per render with a detection on our face: (|yaw|, predictor points - our points in % IOD)."""
+def measured(data_dirs, spec_name: str, model):
+    """Per render with a detection on our face, over the collect folders ``data_dirs``: (|yaw|,
+    predictor points - our points in % IOD)."""
     spec = load_spec(spec_name, model)
-    return [(yaw, 100 * (pred - ours) / iod) for _, _, yaw, pred, ours, iod in detected_renders([data], spec, model)]
+    return [(yaw, 100 * (pred - ours) / iod) for _, _, yaw, pred, ours, iod in detected_renders(data_dirs, spec, model)]
 
 
 def detected_renders(data_dirs, spec, model):
@@ -179,7 +180,7 @@ def fit(args) -> None:
     from facegen.landmark_specs.surface import Surface
 
     surface = Surface(mesh)
-    means = table(measured(Path(args.data), args.spec, model))
+    means = table(measured([args.data], args.spec, model))
     off = means["0-20"].copy()  # (68, 2) % IOD, image axes (x right = subject's left, y down)
     v = mesh.vertices
     pos = surface.point(spec.triangle[spec.ibug68], spec.bary[spec.ibug68])
@@ -227,13 +228,15 @@ SEARCH_GROUPS = {
 }
 
 
-def search_candidates(surface, right: np.ndarray, mid: np.ndarray, radius: float, regions, grid: int = 4):
+def search_candidates(surface, right: np.ndarray, mid: np.ndarray, radius: float, regions, grid: int = 4,
+                      keep=None):
     """Surface points that may become a group's points: a barycentric grid (``grid`` steps a side)
     on the triangles of ``regions`` (not the ears: an ear point facing the camera would stay on the
     ear where the far cheek hides it) on the subject's right (x < -1 mm) whose centre lies within
     ``radius`` metres (seen from the front) of one of the group's current right points ``right``
     (N, 3), and their mirror images; midline points (|x| < 0.4 mm, a finer grid) within ``radius``
-    of one of its midline points ``mid`` (M, 3; may be empty).
+    of one of its midline points ``mid`` (M, 3; may be empty). ``keep``: (triangles, bary) of the
+    current right and midline points, added so that staying put is always a candidate.
     Returns (triangles, bary, number on the right, number on the midline)."""
     mesh, v, f = surface.mesh, surface.v, surface.f
     skin = np.any([mesh.regions[r] for r in regions], axis=0)[f].all(axis=1)  # per triangle
@@ -250,12 +253,19 @@ def search_candidates(surface, right: np.ndarray, mid: np.ndarray, radius: float
     on_right = np.flatnonzero(skin & (xs < -0.001).all(axis=1) & near(right))
     g = bary_grid(grid)
     rt, rb = np.repeat(on_right, len(g)), np.tile(g, (len(on_right), 1))
+    if keep is not None:
+        now_right = surface.point(*keep)[:, 0] < -0.001
+        rt, rb = np.concatenate([rt, keep[0][now_right]]), np.concatenate([rb, keep[1][now_right]])
     lt, lb = surface.mirror_points(rt, rb)
     on_mid = np.flatnonzero(skin & (xs.min(axis=1) < 0) & (xs.max(axis=1) > 0) & near(mid))
     g = bary_grid(4 * grid)
     mt, mb = np.repeat(on_mid, len(g)), np.tile(g, (len(on_mid), 1))
-    keep = np.abs(surface.point(mt, mb)[:, 0]) < 0.0004
-    return (np.concatenate([rt, lt, mt[keep]]), np.concatenate([rb, lb, mb[keep]]), len(rt), int(keep.sum()))
+    on_midline = np.abs(surface.point(mt, mb)[:, 0]) < 0.0004
+    mt, mb = mt[on_midline], mb[on_midline]
+    if keep is not None and len(mid):
+        now_mid = np.abs(surface.point(*keep)[:, 0]) <= 0.001
+        mt, mb = np.concatenate([mt, keep[0][now_mid]]), np.concatenate([mb, keep[1][now_mid]])
+    return np.concatenate([rt, lt, mt]), np.concatenate([rb, lb, mb]), len(rt), len(mt)
 
 
 def fit_search(args) -> None:
@@ -280,8 +290,9 @@ def fit_search(args) -> None:
         pts = np.array(g["points"])
         mid = np.array([k for k in pts if k in MIDLINE], int)
         right = np.array([k for k in pts if k not in MIDLINE and pos[k, 0] < 0], int)
+        mine = np.concatenate([right, mid])
         ct, cb, n_right, n_mid = search_candidates(surface, pos[right], pos[mid], args.radius or g["radius"],
-                                                   g["regions"])
+                                                   g["regions"], keep=(tri[mine], bary[mine]))
         print(f"{name}: {n_right} candidates a side, {n_mid} on the midline", flush=True)
         cand = None
         if silhouette[pts].all():  # their labels march to the outline: so must the candidates'
@@ -425,7 +436,7 @@ def main() -> None:
     m.add_argument("--predictor", required=True)
     m.add_argument("--images", default=None, help="a folder of face photos (default: the shared real faces)")
     o = sub.add_parser("offsets")
-    o.add_argument("--data", required=True)
+    o.add_argument("--data", required=True, nargs="+", help="collect folders (several: their renders pooled)")
     o.add_argument("--spec", default="68")
     f = sub.add_parser("fit")
     f.add_argument("--data", required=True)
@@ -452,7 +463,7 @@ def main() -> None:
     elif args.cmd == "fit-search":
         fit_search(args)
     elif args.cmd == "offsets":
-        table(measured(Path(args.data), args.spec, HeadModel.load()))
+        table(measured(args.data, args.spec, HeadModel.load()))
     else:
         fit(args)
 

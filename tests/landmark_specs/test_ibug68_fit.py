@@ -75,7 +75,8 @@ def test_search_candidates_lie_on_the_groups_skin_near_its_points_and_mirror(fit
     spec = load_spec("68", model)
     pos = surface.point(spec.triangle[spec.ibug68], spec.bary[spec.ibug68])
     right = [17, 18, 19, 20, 21]  # the subject's right brow
-    ct, cb, n, n_mid = fit.search_candidates(surface, pos[right], pos[[]], 0.008, ("face_skin",))
+    ct, cb, n, n_mid = fit.search_candidates(surface, pos[right], pos[[]], 0.008, ("face_skin",),
+                                             keep=(spec.triangle[spec.ibug68][right], spec.bary[spec.ibug68][right]))
     assert n > 50 and n_mid == 0 and len(ct) == 2 * n
     p = surface.point(ct, cb)
     assert (p[:n, 0] < -0.001).all() and (p[n:, 0] > 0.001).all()
@@ -85,8 +86,10 @@ def test_search_candidates_lie_on_the_groups_skin_near_its_points_and_mirror(fit
     centre = surface.v[surface.f[ct[:n]]].mean(axis=1)[:, [0, 2]]
     assert (np.min(np.linalg.norm(centre[:, None] - pos[right][None, :, [0, 2]], axis=2), axis=1) < 0.008).all()
     assert surface.mesh.regions["face_skin"][surface.f[ct]].all()
-    # the current points are among the candidates' region: the search can keep a point where it is
-    assert np.min(np.linalg.norm(p[:n] - pos[17], axis=1)) < 0.002
+    # the current points are candidates, their mirror images too: the search can leave a pair as it is
+    for k in right:
+        assert np.min(np.linalg.norm(p[:n] - pos[k], axis=1)) < 1e-9
+        assert np.min(np.linalg.norm(p[n:] - pos[spec.flip[k]], axis=1)) < 1e-4
 
 
 def test_the_mirror_order_of_the_dlib_pixel_check_is_the_68_specs_own(fit):
