@@ -453,6 +453,11 @@ def main() -> None:
     j.add_argument("--out", required=True)
     j.add_argument("--dense", default=None, help="a dense spec file whose anchors on the iBUG points move too")
     args = ap.parse_args()
+    data = getattr(args, "data", None) or []  # collect has none; fit takes one folder, the others several
+    for d in [data] if isinstance(data, str) else data:
+        if not list(Path(d).glob("rows_*.json")):
+            print(f"fit_ibug68: error: {d}: no rows_*.json (a folder written by 'collect')", file=sys.stderr)
+            sys.exit(2)
     if args.cmd == "collect":
         collect(args)
     elif args.cmd == "dlib-pixel":
