@@ -7,7 +7,7 @@ only), run the way it was trained: from the box of dlib's own HOG face detector 
     python bench/fit_ibug68.py collect --num 160 --seed 1 --out DIR --predictor FILE
     python bench/fit_ibug68.py offsets --data DIR [DIR ...] [--spec 68]  # the per-point table
     python bench/fit_ibug68.py dlib-pixel --predictor FILE  # where dlib puts pixel centres
-    python bench/fit_ibug68.py fit --data DIR --out new68.yaml         # re-placed points
+    python bench/fit_ibug68.py fit --data DIR [DIR ...] --out new68.yaml  # re-placed points
     python bench/fit_ibug68.py fit-search --data DIR [DIR ...] --groups jaw brows --out new68.yaml
 
 ``collect`` renders default Cycles scenes with |yaw| < 45 degrees (256 px, 16 spp + denoiser) and
@@ -37,14 +37,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_realism import DLIB_TO_OURS, face_yaw_deg, on_our_face, shape_points  # noqa: E402
+from bench_realism import DLIB_TO_OURS, GOAL, face_yaw_deg, on_our_face, shape_points  # noqa: E402
 
 from facegen.generator.camera import scene_camera  # noqa: E402
 from facegen.generator.config import load_scene_config  # noqa: E402
@@ -167,9 +166,8 @@ def table(rows) -> dict[str, np.ndarray]:
         print(f"  {k + 1:2d} " + "".join(f"{np.hypot(*m[k]):8.1f}{m[k][0]:6.1f}{m[k][1]:6.1f}" for m in means.values()))
     for b, m in means.items():
         d = np.hypot(*m.T)
-        goal = 4 if b == "0-20" else 6
         print(f"  {b}: mean |d| {d.mean():.1f}, worst point {int(np.argmax(d)) + 1} ({d.max():.1f}), "
-              f"points over {goal} %: {int((d > goal).sum())}")
+              f"points over {GOAL[b]} %: {int((d > GOAL[b]).sum())}")
     return means
 
 
@@ -180,7 +178,7 @@ def fit(args) -> None:
     from facegen.landmark_specs.surface import Surface
 
     surface = Surface(mesh)
-    means = table(measured([args.data], args.spec, model))
+    means = table(measured(args.data, args.spec, model))
     off = means["0-20"].copy()  # (68, 2) % IOD, image axes (x right = subject's left, y down)
     v = mesh.vertices
     pos = surface.point(spec.triangle[spec.ibug68], spec.bary[spec.ibug68])
@@ -253,8 +251,9 @@ def search_candidates(surface, right: np.ndarray, mid: np.ndarray, radius: float
     on_right = np.flatnonzero(skin & (xs < -0.001).all(axis=1) & near(right))
     g = bary_grid(grid)
     rt, rb = np.repeat(on_right, len(g)), np.tile(g, (len(on_right), 1))
+    keep_x = surface.point(*keep)[:, 0] if keep is not None else None
     if keep is not None:
-        now_right = surface.point(*keep)[:, 0] < -0.001
+        now_right = keep_x < -0.001
         rt, rb = np.concatenate([rt, keep[0][now_right]]), np.concatenate([rb, keep[1][now_right]])
     lt, lb = surface.mirror_points(rt, rb)
     on_mid = np.flatnonzero(skin & (xs.min(axis=1) < 0) & (xs.max(axis=1) > 0) & near(mid))
@@ -263,7 +262,7 @@ def search_candidates(surface, right: np.ndarray, mid: np.ndarray, radius: float
     on_midline = np.abs(surface.point(mt, mb)[:, 0]) < 0.0004
     mt, mb = mt[on_midline], mb[on_midline]
     if keep is not None and len(mid):
-        now_mid = np.abs(surface.point(*keep)[:, 0]) <= 0.001
+        now_mid = np.abs(keep_x) <= 0.001
         mt, mb = np.concatenate([mt, keep[0][now_mid]]), np.concatenate([mb, keep[1][now_mid]])
     return np.concatenate([rt, lt, mt]), np.concatenate([rb, lb, mb]), len(rt), len(mt)
 
@@ -304,7 +303,7 @@ def fit_search(args) -> None:
         searches.append(dict(name=name, pts=pts, right=right, mid=mid, ct=ct, cb=cb, n_right=n_right, cand=cand,
                              sums=np.zeros((2, len(pts), len(ct), 2))))
     # per render: the mean offset sums of every candidate against each of the group's predictions
-    goal = {0: 4.0, 1: 6.0}
+    goal = [GOAL[f"{lo}-{hi}"] for lo, hi in BUCKETS]
     now, count = np.zeros((2, 68, 2)), np.zeros(2)
     for verts, cam, yaw, pred, ours, iod in tqdm(detected_renders(args.data, spec, model), desc="renders"):
         if yaw >= BUCKETS[-1][1]:
@@ -439,7 +438,7 @@ def main() -> None:
     o.add_argument("--data", required=True, nargs="+", help="collect folders (several: their renders pooled)")
     o.add_argument("--spec", default="68")
     f = sub.add_parser("fit")
-    f.add_argument("--data", required=True)
+    f.add_argument("--data", required=True, nargs="+", help="collect folders (several: their renders pooled)")
     f.add_argument("--spec", default="68")
     f.add_argument("--step", type=float, default=1.0, help="share of the measured offset to move by")
     f.add_argument("--out", required=True)
@@ -453,8 +452,7 @@ def main() -> None:
     j.add_argument("--out", required=True)
     j.add_argument("--dense", default=None, help="a dense spec file whose anchors on the iBUG points move too")
     args = ap.parse_args()
-    data = getattr(args, "data", None) or []  # collect has none; fit takes one folder, the others several
-    for d in [data] if isinstance(data, str) else data:
+    for d in getattr(args, "data", []):  # collect and dlib-pixel read no collect folders
         if not list(Path(d).glob("rows_*.json")):
             print(f"fit_ibug68: error: {d}: no rows_*.json (a folder written by 'collect')", file=sys.stderr)
             sys.exit(2)
@@ -462,8 +460,9 @@ def main() -> None:
         collect(args)
     elif args.cmd == "dlib-pixel":
         if args.images is None:
-            here = Path(__file__).resolve().parents[1]
-            args.images = os.environ.get("FACEGEN_REAL_FACES", here.parent / "shared" / "real_faces")
+            from bench_predict import default_folder  # $FACEGEN_REAL_FACES or ../shared/real_faces
+
+            args.images = default_folder()
         dlib_pixel(args)
     elif args.cmd == "fit-search":
         fit_search(args)
