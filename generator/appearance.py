@@ -97,7 +97,9 @@ def lash_weights(model) -> np.ndarray:
         centre = eye.mean(axis=0)
         radius = np.linalg.norm(eye - centre, axis=1).mean()
         gap = np.linalg.norm(verts - centre, axis=1) - radius
-        out = np.maximum(out, np.where(lids, np.clip(1.0 - gap / 0.003, 0, 1), 0.0))
+        upper = verts[:, 2] > centre[2]
+        reach = np.where(upper, 0.0045, 0.0025)
+        out = np.maximum(out, np.where(lids, np.clip(1.0 - gap / reach, 0, 1) * np.where(upper, 1.0, 0.6), 0.0))
     return out
 
 
@@ -157,8 +159,8 @@ class Albedo:
             stubble = (0.35 + 0.4 * scene.hair.eyebrow_density) * self.beard[:, None]  # density ~ hairiness
             rgb = rgb * (1 - stubble) + hair * 0.7 * stubble
         brow = hair_rgb(brow_hair(scene.hair))
-        lashes = 0.8 * self.lashes[:, None]
-        rgb = rgb * (1 - lashes) + brow * 0.5 * lashes
+        lashes = 0.95 * self.lashes[:, None]
+        rgb = rgb * (1 - lashes) + brow * 0.25 * lashes
         b = np.clip(self.brows * scene.hair.eyebrow_density * 1.2, 0, 1)[:, None]
         rgb = rgb * (1 - b) + brow * 0.8 * b
         if scene.hair.scalp_hair:

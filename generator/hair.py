@@ -224,7 +224,7 @@ def face_strands(layout: HairLayout, posed: np.ndarray, scene, rng: np.random.Ge
                           p.brow_length_m, outward @ rot.T, 0.2, 4e-5, rng)
     upper_lid = v[:, 2] > layout.eye[2]
     upper = short_strands("lashes", posed, layout.faces, w["lashes"] * upper_lid, 500, p.lash_length_m,
-                          np.array([0.0, -1.0, 0.6]) @ rot.T, 0.6, 3e-5, rng)
+                          np.array([0.0, -1.0, 0.6]) @ rot.T, 0.6, 6e-5, rng)
     lower = short_strands("lashes", posed, layout.faces, w["lashes"] * ~upper_lid, 200, 0.5 * p.lash_length_m,
                           np.array([0.0, -1.0, -0.6]) @ rot.T, 0.6, 2.5e-5, rng)
     lashes = Strands("lashes", np.concatenate([upper.points, lower.points]), upper.radius)
