@@ -10,12 +10,13 @@ inter-ocular NME (x 100) of the predictor's inner 51 points against our labels.
 Looks, rendered side by side in one run from the same scenes (sample i is the same identity,
 expression, pose and camera in both):
 - ``old``: no image-based light (``environment.hdri_probability: 0``), no strand hair
-  (``strands.strand_probability: 0``) and no occluders (``occluders.glasses_probability: 0``,
-  ``object_probability: 0``, ``hands.hand_probability: 0``):
+  (``strands.strand_probability: 0``), no occluders (``occluders.glasses_probability: 0``,
+  ``object_probability: 0``, ``hands.hand_probability: 0``) and no camera finish (``photo``:
+  no sharpening, noise or JPEG):
   procedural world, disk lights, procedural or picture backdrops, painted hair, as facegen
   rendered before them (teeth, skin maps and the garment edge cannot be switched off: they are in
   both looks);
-- ``hdri``: the default scene without strand hair and occluders;
+- ``hdri``: the default scene without strand hair, occluders and camera finish;
 - ``new``: the default scene config.
 
     python bench/bench_realism.py --num 200 [--predictor shape_predictor_68_face_landmarks.dat]
@@ -36,6 +37,7 @@ import numpy as np
 
 from facegen.generator.camera import scene_camera
 from facegen.generator.config import load_scene_config
+from facegen.generator.distributions import Dist
 from facegen.generator.head_model import HeadModel, rotation_matrices
 from facegen.generator.projection import load_spec, project_landmarks
 from facegen.generator.samplers import sample_scene
@@ -215,10 +217,13 @@ def main() -> None:
     no_strands = dataclasses.replace(default.strands, strand_probability=0.0)
     no_glasses = dataclasses.replace(default.occluders, glasses_probability=0.0, object_probability=0.0)
     no_hands = dataclasses.replace(default.hands, hand_probability=0.0)
+    zero = Dist("constant", (0.0,))
+    no_photo = dataclasses.replace(default.photo, sharpen=zero, noise=zero, jpeg_probability=0.0)
     looks = {"new": default,
-             "hdri": dataclasses.replace(default, strands=no_strands, occluders=no_glasses, hands=no_hands),
+             "hdri": dataclasses.replace(default, strands=no_strands, occluders=no_glasses, hands=no_hands,
+                                         photo=no_photo),
              "old": dataclasses.replace(default, environment=no_hdri, strands=no_strands, occluders=no_glasses,
-                                        hands=no_hands)}
+                                        hands=no_hands, photo=no_photo)}
     if args.cost:
         return cost(args, looks, model)
     tiles, offsets = [], {}

@@ -220,6 +220,16 @@ class HandsConfig:
 
 
 @dataclass(frozen=True)
+class PhotoConfig:
+    metering: Dist = ranged(0, 1)  # share of the face-metered exposure change applied; 0 off
+    sharpen: Dist = ranged(0, 3)  # unsharp-mask amount (1 = the detail added once more); 0 off
+    sharpen_radius_px: Dist = ranged(0.3, 5)  # its blur radius at 256 px, scaled with the image size
+    noise: Dist = ranged(0, 0.1)  # sensor noise left after the camera's own denoising: std, share of full scale
+    jpeg_probability: float = ranged(0, 1)  # share of pictures saved as JPEG (compression artefacts)
+    jpeg_quality: Dist = ranged(10, 100)  # that JPEG's quality (rounded down)
+
+
+@dataclass(frozen=True)
 class SceneConfig:
     identity: IdentityConfig
     expression: ExpressionConfig
@@ -237,6 +247,7 @@ class SceneConfig:
     occluders: OccludersConfig
     skin_detail: SkinDetailConfig
     hands: HandsConfig
+    photo: PhotoConfig
 
 
 _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probability", "smile_probability",
@@ -244,7 +255,7 @@ _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probabi
                        "beard_probability", "occluder_probability", "hdri_probability",
                        "background_visible_probability", "defocus_probability", "extra_lights_probability",
                        "strand_probability", "glasses_probability", "sunglasses_probability", "object_probability",
-                       "hand_probability", "left_probability"}
+                       "hand_probability", "left_probability", "jpeg_probability"}
 # Equirectangular HDRIs shipped in the bpy wheel (bpy/5.0/datafiles/studiolights/world/*.exr: Poly Haven
 # maps, CC0, licence.txt beside them), 1024x512. The cycles backend finds them there.
 HDRI_NAMES = ("city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset")

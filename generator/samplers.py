@@ -13,15 +13,15 @@ from facegen.generator.config import SceneConfig
 from facegen.generator.hair import STYLE_LENGTH_M
 from facegen.generator.head_model import Expression, Gaze, HeadPose
 from facegen.generator.scene import (BackgroundParams, CameraParams, ClothingParams, EnvironmentParams, EyeParams,
-                                     HairParams, HandParams, IdentityParams, LightingParams, LightParams, NO_ENVIRONMENT, NO_STRANDS, OccluderParams, SceneParams,
-                                     SkinDetailParams, SkinParams, StrandParams)
+                                     HairParams, HandParams, IdentityParams, LightingParams, LightParams, NO_ENVIRONMENT, NO_STRANDS, OccluderParams, PhotoParams,
+                                     SceneParams, SkinDetailParams, SkinParams, StrandParams)
 
 # Number of identity components of the shipped head model (assets/MANIFEST.json).
 IDENTITY_COMPONENTS = 80
 NOMINAL_HEAD_HEIGHT_M = 0.25
 # New sections go at the end: a section's generator depends only on its position here.
 SECTIONS = ("identity", "expression", "gaze", "head_pose", "camera", "lighting", "skin", "eyes", "hair",
-            "background", "clothing", "environment", "strands", "occluders", "skin_detail", "hands")
+            "background", "clothing", "environment", "strands", "occluders", "skin_detail", "hands", "photo")
 # Skin tone centre of each ancestry (0 very light .. 1 very dark).
 ANCESTRY_TONE = {"african": 0.8, "asian": 0.35, "caucasian": 0.15}
 # Face units left to the gaze (they move the lids with the eyes) and pairs handled explicitly.
@@ -239,6 +239,13 @@ def sample_hands(cfg, rng: np.random.Generator) -> HandParams:
     return HandParams(hand, pose, anchor, offset, slide, roll, turn, tilt, scale)
 
 
+def sample_photo(cfg, rng: np.random.Generator) -> PhotoParams:
+    """The camera's finish; every draw is made whatever the outcome."""
+    values = [d.sample(rng) for d in (cfg.metering, cfg.sharpen, cfg.sharpen_radius_px, cfg.noise)]
+    jpeg, quality = rng.random() < cfg.jpeg_probability, int(cfg.jpeg_quality.sample(rng))
+    return PhotoParams(*values, quality if jpeg else 0, int(rng.integers(2 ** 31)))
+
+
 def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     """All parameters of sample ``index`` of the dataset with ``seed``: a pure function."""
     rngs = scene_rngs(seed, index)
@@ -269,4 +276,5 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
         occluders=sample_occluders(cfg.occluders, rngs["occluders"]),
         skin_detail=sample_skin_detail(cfg.skin_detail, rngs["skin_detail"]),
         hands=sample_hands(cfg.hands, rngs["hands"]),
+        photo=sample_photo(cfg.photo, rngs["photo"]),
     )

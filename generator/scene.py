@@ -204,6 +204,21 @@ NO_HANDS = HandParams("none", "open", "mouth", 0.05, (0.0, 0.0), 0.0, 0.0, 0.0, 
 
 
 @dataclass(frozen=True)
+class PhotoParams:
+    """What the camera does to the picture (generator/photo.py; Cycles)."""
+
+    metering: float  # share of the face-metered exposure change applied (0: the scene's own light)
+    sharpen: float  # unsharp-mask amount; 0 off
+    sharpen_radius_px: float  # at 256 px
+    noise: float  # sensor noise std, share of full scale
+    jpeg_quality: int  # 0: not saved as JPEG
+    seed: int  # of the noise
+
+
+NO_PHOTO = PhotoParams(0.0, 0.0, 1.0, 0.0, 0, 0)
+
+
+@dataclass(frozen=True)
 class SceneParams:
     seed: int  # dataset seed
     index: int  # sample index within the dataset
@@ -223,6 +238,7 @@ class SceneParams:
     occluders: OccluderParams = NO_OCCLUDERS  # as environment
     skin_detail: SkinDetailParams = NO_SKIN_DETAIL  # as environment
     hands: HandParams = NO_HANDS  # as environment
+    photo: PhotoParams = NO_PHOTO  # as environment
 
     def to_dict(self) -> dict:
         """Plain JSON-able data (tuples become lists)."""
