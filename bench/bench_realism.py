@@ -12,7 +12,7 @@ expression, pose and camera in both):
 - ``old``: no image-based light (``environment.hdri_probability: 0``), no strand hair
   (``strands.strand_probability: 0``), no occluders (``occluders.glasses_probability: 0``,
   ``object_probability: 0``, ``hands.hand_probability: 0``) and no camera finish (``photo``:
-  no sharpening, noise or JPEG):
+  no metering, sharpening, noise or JPEG):
   procedural world, disk lights, procedural or picture backdrops, painted hair, as facegen
   rendered before them (teeth, skin maps and the garment edge cannot be switched off: they are in
   both looks);
@@ -218,7 +218,7 @@ def main() -> None:
     no_glasses = dataclasses.replace(default.occluders, glasses_probability=0.0, object_probability=0.0)
     no_hands = dataclasses.replace(default.hands, hand_probability=0.0)
     zero = Dist("constant", (0.0,))
-    no_photo = dataclasses.replace(default.photo, sharpen=zero, noise=zero, jpeg_probability=0.0)
+    no_photo = dataclasses.replace(default.photo, metering=zero, sharpen=zero, noise=zero, jpeg_probability=0.0)
     looks = {"new": default,
              "hdri": dataclasses.replace(default, strands=no_strands, occluders=no_glasses, hands=no_hands,
                                          photo=no_photo),

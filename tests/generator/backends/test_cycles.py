@@ -323,3 +323,28 @@ def test_a_hand_over_the_mouth_occludes_the_mouth_points(renderer, model):
     face = res.segmentation == CLASSES.index("skin")
     hue = lambda px: px[:, 0] / np.maximum(px.sum(axis=1), 1)  # noqa: E731 (red share: skin, not a grey object)
     assert abs(np.median(hue(res.rgb[hand].astype(float))) - np.median(hue(res.rgb[face].astype(float)))) < 0.06
+
+
+def test_metering_brings_a_dim_face_to_its_target(renderer, model):
+    from facegen.generator import appearance, photo
+    from facegen.generator.scene import PhotoParams
+
+    scene, verts, cam = _sample(model, 6, size=96)
+    dim = dataclasses.replace(scene.environment, exposure_ev=0.0, extra_lights=False)
+    uv, z = cam.project(verts)
+    _, face_id, _ = rasterize(uv, z, model.faces, cam.height, cam.width)
+    face = (face_id >= 0) & model.region_mask("face_skin")[model.faces].all(axis=1)[np.maximum(face_id, 0)]
+    target = photo.face_target(appearance.skin_rgb(scene.skin.tone))
+    values, sc = {}, renderer.scene
+    samples, denoise = sc.cycles.samples, sc.cycles.use_denoising
+    sc.cycles.samples, sc.cycles.use_denoising = 16, True  # a median of 1-sample pixels sits low
+    try:
+        for metering in (0.0, 1.0):
+            s = dataclasses.replace(scene, environment=dim, photo=PhotoParams(metering, 0.0, 1.0, 0.0, 0, 0))
+            rgb = renderer.render(s, verts, cam, segmentation=False, depth=False).rgb
+            values[metering] = photo.face_value(rgb, face)
+            assert not sc.render.use_persistent_data  # the next scene is built afresh
+    finally:
+        sc.cycles.samples, sc.cycles.use_denoising = samples, denoise
+    assert values[0.0] < target - 0.1  # as lit, darker than a camera would show it
+    assert abs(values[1.0] - target) < 0.06, (values, target)
