@@ -26,7 +26,10 @@ replaced per image (their old datablocks removed), so memory stays flat (bench/b
   disk area lights with colour temperature, power, size and direction from the scene. Camera rays
   see the HDRI when the scene says so, else the backdrop (solid, screen gradient, noise, or a
   picture from ``image_folder``); depth of field focused on the face when ``defocus``.
-- Camera: the Camera's K, R, t exactly: lens from fx, sensor shift from the principal point.
+- Camera: the Camera's K, R, t exactly: lens from fx, sensor shift from the principal point;
+  a 0.75 px pixel filter. The finish (``scene.photo``, ``generator/photo.py``): face-priority
+  metering sets the compositor's exposure from two small previews (persistent data on for the previews
+  and the frame, off after it), then sharpening, noise and JPEG on the frame's pixels.
 
 Segmentation and depth come from a z-buffer of the same posed mesh and camera
 (``generator/zbuffer.rasterize``), so they agree with the landmarks by construction; only the
@@ -413,7 +416,10 @@ class Renderer:
 
     def _build_cover_output(self) -> None:
         """The ``COVER_AOVS`` go through the compositor to 16-bit PNGs beside the frame, read back
-        for ``RenderResult.cover`` and the segmentation; the image itself passes through unchanged."""
+        for ``RenderResult.cover`` and the segmentation; the image passes through an Exposure node
+        (metering's, ``_metered_ev``). Not the view's exposure: Blender keeps a colour processor
+        for every value that takes (2.8 MB each, never freed: +650 MB per 100 metered samples), and
+        not Cycles' film exposure, which persistent data ignores."""
         for name in COVER_AOVS:
             aov = self.scene.view_layers[0].aovs.add()
             aov.name, aov.type = name, "VALUE"
@@ -421,7 +427,9 @@ class Renderer:
         self.scene.compositing_node_group = tree
         layers = tree.nodes.new("CompositorNodeRLayers")
         tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-        tree.links.new(layers.outputs["Image"], tree.nodes.new("NodeGroupOutput").inputs[0])
+        self._exposure = tree.nodes.new("CompositorNodeExposure")
+        tree.links.new(layers.outputs["Image"], self._exposure.inputs["Image"])
+        tree.links.new(self._exposure.outputs["Image"], tree.nodes.new("NodeGroupOutput").inputs[0])
         out = tree.nodes.new("CompositorNodeOutputFile")
         out.directory, out.file_name = str(self._tmp) + os.sep, "cover_"
         out.save_as_render = False  # data, not a picture: no view transform
@@ -684,7 +692,7 @@ class Renderer:
         self._update_camera(camera)
         self._update_environment(scene, camera, centre)
         try:
-            self.scene.view_settings.exposure = self._metered_ev(scene, vertices, camera)
+            self._exposure.inputs["Exposure"].default_value = self._metered_ev(scene, vertices, camera)
             with _blender_quiet():
                 bpy.ops.render.render(write_still=True)
         finally:
@@ -730,7 +738,7 @@ class Renderer:
 
         def measure(ev: float) -> float | None:
             nonlocal face
-            sc.view_settings.exposure = ev
+            self._exposure.inputs["Exposure"].default_value = ev
             with _blender_quiet():
                 bpy.ops.render.render(write_still=True)
             with Image.open(sc.render.filepath) as im:
