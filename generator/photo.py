@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 REFERENCE_SIZE = 256  # sharpen_radius_px is given at this image height
-LUMINANCE = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 weights
+LUMINANCE = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 weights (also the Cycles backend's, on linear light)
 # Face-priority metering, as phone and compact cameras do: the exposure that brings the median of
 # the face's skin pixels to TARGET_BASE + TARGET_SLOPE x the skin albedo's luminance (display
 # values, 0..1). A camera meters a face toward mid-grey, so dark skin stays darker than light skin

@@ -72,7 +72,6 @@ EYE_RADIUS_SCALE = 0.92
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # Blender's bundled CC0 HDRIs (Poly Haven; licence.txt in the same folder), named in config.HDRI_NAMES.
 BUNDLED_HDRI_DIR = Path(bpy.utils.system_resource("DATAFILES", path="studiolights/world"))
-LUMINANCE = np.array([0.2126, 0.7152, 0.0722])  # linear Rec. 709
 HDRI_LUMINANCE = 0.5  # every map is scaled to this cos-weighted mean luminance before exposure_ev
 # Pixel filter width (Blackman-Harris, px). Blender's 1.5 blurs a 256 px face more than a camera
 # does: at 0.75 the realism judge's mean score on 60 frontal renders rose 0.046 +- 0.013 (same
@@ -623,7 +622,7 @@ class Renderer:
             self._hdri_turn.inputs["Rotation"].default_value = (0.0, 0.0, np.radians(env.rotation_deg))
             # A camera white-balanced for a light of env.white_balance_k renders that light neutral.
             tint = appearance.temperature_rgb(6500.0) / appearance.temperature_rgb(env.white_balance_k)
-            tint = tint / (tint @ LUMINANCE)
+            tint = tint / (tint @ photo.LUMINANCE)
             self._hdri_tint.inputs["B"].default_value = (*tint, 1.0)
             self._hdri_bg.inputs["Strength"].default_value = (HDRI_LUMINANCE / self._hdri_mean[image.name]
                                                               * 2.0 ** env.exposure_ev)
@@ -650,7 +649,7 @@ class Renderer:
             # Equirectangular rows cover less solid angle towards the poles: weight by cos(latitude).
             h, w = image.size[1], image.size[0]
             weight = np.repeat(np.cos((np.arange(h) + 0.5) / h * np.pi - np.pi / 2), w)
-            self._hdri_mean[image.name] = float((rgb @ LUMINANCE) @ weight / weight.sum())
+            self._hdri_mean[image.name] = float((rgb @ photo.LUMINANCE) @ weight / weight.sum())
             self._images[key] = image
         return self._images[key]
 
