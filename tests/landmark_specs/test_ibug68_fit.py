@@ -101,3 +101,52 @@ def test_the_mirror_order_of_the_dlib_pixel_check_is_the_68_specs_own(fit):
     spec = load_spec("68", HeadModel.load())
     assert list(spec.ibug68) == list(range(68))
     assert list(fit.MIRROR68) == [int(k) for k in spec.flip[spec.ibug68]]
+
+
+def _iou(a, b) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_the_judge_starts_its_predictor_from_the_box_the_detector_draws(fit, real_faces):
+    """bench_realism's NME starts dlib's predictor from a box estimated from our labels. On every
+    shared real face, that box must overlap the box dlib's detector draws (IoU >= 0.7), and do so
+    better on average than the square box of the 68 points (which sits low and ignores the turn)."""
+    dlib = pytest.importorskip("dlib")
+    from PIL import Image
+
+    from bench_realism import detector_style_box, label_box, on_our_face
+    from facegen.loaders.real import read_pts
+
+    detector, ours, square = dlib.get_frontal_face_detector(), [], []
+    for path in sorted(real_faces.glob("*.jpg")):
+        points = read_pts(path.with_suffix(".pts")).astype(np.float64)
+        boxes = [(d.left(), d.top(), d.right(), d.bottom()) for d in detector(np.array(Image.open(path).convert("RGB")), 1)]
+        box = next(b for b in boxes if on_our_face(b, points))
+        ours.append(_iou(detector_style_box(points), box))
+        square.append(_iou(label_box(points), box))
+    assert len(ours) >= 10
+    assert min(ours) >= 0.7, dict(zip(sorted(p.name for p in real_faces.glob("*.jpg")), np.round(ours, 2)))
+    assert np.mean(ours) > np.mean(square) + 0.05
+
+
+def test_the_estimated_detector_box_follows_the_turn_of_the_face(fit):
+    """A face and its mirror image get mirrored boxes; a face turned to its left (nose toward +x)
+    gets a box moved toward +x from the square box of its points."""
+    from bench_realism import detector_style_box, label_box, turn
+
+    rng = np.random.default_rng(1)
+    points = rng.uniform(60, 180, (68, 2))
+    points[36], points[45], points[30] = [100, 110], [150, 110], [140, 140]  # outer eye corners, nose tip
+    assert turn(points) == pytest.approx(0.3)
+    box, sq = detector_style_box(points), label_box(points)
+    assert (box[0] + box[2]) / 2 > (sq[0] + sq[2]) / 2 + 5
+    assert (box[1] + box[3]) / 2 < (sq[1] + sq[3]) / 2  # above: the detector's box starts at the brows
+    mirrored = points.copy()
+    mirrored[:, 0] = 256 - points[:, 0]
+    mirrored[[36, 45]] = mirrored[[45, 36]]
+    mbox = detector_style_box(mirrored)
+    assert abs((mbox[0] + mbox[2]) / 2 - (256 - (box[0] + box[2]) / 2)) <= 1
+    assert abs(mbox[1] - box[1]) <= 1 and abs((mbox[2] - mbox[0]) - (box[2] - box[0])) <= 1
