@@ -196,17 +196,8 @@ def short_strands(name: str, posed: np.ndarray, faces: np.ndarray, weights: np.n
 
 
 def beard_area(layout: HairLayout, style: str) -> np.ndarray:
-    """``(V,)`` 0..1 where a beard of ``style`` grows: the beard weights of ``appearance`` cut to a
-    moustache (upper lip), a goatee (moustache and chin) or kept whole (short, full)."""
-    v, w = layout.rest, layout.weights["beard"]
-    lip_top, lip_bottom = layout.lips[:, 2].max(), layout.lips[:, 2].min()
-    upper_lip = (v[:, 2] > lip_top - 0.004) & (v[:, 2] < lip_top + 0.022) & (np.abs(v[:, 0]) < 0.03)
-    chin = (v[:, 2] < lip_bottom + 0.004) & (np.abs(v[:, 0]) < 0.022)
-    if style == "moustache":
-        return w * upper_lip
-    if style == "goatee":
-        return w * (upper_lip | chin)
-    return w
+    """``(V,)`` 0..1 where a beard of ``style`` grows (``appearance.beard_style_weights``)."""
+    return appearance.beard_style_weights(layout.rest, layout.weights["beard"], layout.lips, style)
 
 
 def face_strands(layout: HairLayout, posed: np.ndarray, scene, rng: np.random.Generator) -> list[Strands]:

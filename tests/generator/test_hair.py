@@ -169,3 +169,28 @@ def test_hands_face_the_face_in_front_of_their_anchor(model):
     nose = posed[layout.anchors["nose"]].mean(0)
     mirror = np.diag([-1.0, 1.0, 1.0])
     np.testing.assert_allclose((left - nose) @ rot, (right - nose) @ rot @ mirror, atol=1e-6)
+
+
+def test_the_skin_under_a_beard_is_shaded_where_its_style_grows_and_lighter_than_paint(model):
+    """Stubble and the skin under strand beards are a shade (appearance.BEARD_SHADE), cut to the
+    style's area: a moustache darkens the upper lip, not the chin; stubble darkens both, less than
+    the painted beard of a scene without strands."""
+    from facegen.generator.appearance import Albedo, beard_weights
+
+    albedo = Albedo(model)
+    base = _scene(beard_style="stubble", beard_density=1.0)
+    shaved = albedo.albedo(dataclasses.replace(base, hair=dataclasses.replace(base.hair, beard=False))).sum(axis=1)
+    moustache = albedo.albedo(dataclasses.replace(base, strands=dataclasses.replace(
+        base.strands, beard_style="moustache"))).sum(axis=1)
+    stubble = albedo.albedo(base).sum(axis=1)
+    painted = albedo.albedo(dataclasses.replace(base, strands=dataclasses.replace(
+        base.strands, beard_style="none"))).sum(axis=1)
+    verts, w = model.vertices(), beard_weights(model)
+    lips = verts[model.region_mask("lips")]
+    upper_lip = (w > 0.9) & (verts[:, 2] > lips[:, 2].max()) & (np.abs(verts[:, 0]) < 0.01)
+    chin = (w > 0.9) & (verts[:, 2] < lips[:, 2].min() - 0.01) & (np.abs(verts[:, 0]) < 0.01)
+    assert upper_lip.sum() > 5 and chin.sum() > 5
+    assert (moustache[upper_lip] < shaved[upper_lip] - 0.05).all()
+    np.testing.assert_allclose(moustache[chin], shaved[chin])
+    assert (stubble[chin] < shaved[chin] - 0.05).all()
+    assert (painted[chin] < stubble[chin] - 0.05).all()  # no strands: the paint is all the beard there is
