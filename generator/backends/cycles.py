@@ -270,14 +270,12 @@ class Renderer:
         for part, verts, faces in (("frame", mesh.frame_vertices, mesh.frame_faces),
                                    ("lens", mesh.lens_vertices, mesh.lens_faces)):
             mat = bpy.data.materials.new(f"glasses_{part}")
-            cover = aov_output(mat.node_tree, "occluder")
-            bsdf = mat.node_tree.nodes["Principled BSDF"]
             if part == "lens":
-                bsdf.inputs["Transmission Weight"].default_value = 1.0
-                bsdf.inputs["Roughness"].default_value = 0.0
-                bsdf.inputs["IOR"].default_value = 1.5
+                bsdf = _thin_lens(mat.node_tree)
             else:
+                bsdf = mat.node_tree.nodes["Principled BSDF"]
                 bsdf.inputs["Roughness"].default_value = 0.3
+            cover = aov_output(mat.node_tree, "occluder")
             self._glasses[part] = (self._mesh_object(f"glasses_{part}", verts, faces, mat), bsdf, cover)
 
     def _build_objects(self) -> None:
@@ -375,7 +373,7 @@ class Renderer:
             else:
                 dark = params.glasses == "sunglasses"
                 tint = (0.04, 0.035, 0.03) if dark else (0.95, 0.97, 0.96)
-                bsdf.inputs["Base Color"].default_value = (*tint, 1.0)
+                bsdf.inputs["Color"].default_value = (*tint, 1.0)  # the lens's transmittance
                 cover.inputs["Value"].default_value = 1.0 if dark else 0.0
 
     def _build_eyes(self) -> None:
@@ -795,6 +793,48 @@ def _clothing(tree, fabric) -> None:
     links(skin.outputs["BSDF"], pick.inputs[1])
     links(fabric.outputs["BSDF"], pick.inputs[2])
     links(pick.outputs["Shader"], out.inputs["Surface"])
+
+
+def _thin_lens(tree):
+    """A spectacle lens as the thin sheet it is (the lens mesh is one surface): light passes
+    straight through, tinted (a Transparent BSDF), and its two faces reflect as glass does:
+    2 x Schlick's Fresnel for IOR 1.5 (4 % per face at normal incidence, more at grazing), from
+    |cos| of the view angle, so that either side of the sheet reflects alike (Blender's Fresnel
+    node, seen from a back face, assumes the inside of a glass body and reflects totally beyond
+    42 degrees: dark lenses). Returns the Transparent BSDF, whose ``Color`` is the transmittance.
+
+    It replaces a refracting glass BSDF (Principled, transmission 1, IOR 1.5) on that one surface,
+    behind which every ray travelled as if inside glass and shadow rays did not pass."""
+    tree.nodes.clear()
+
+    def math(op, a, b=None, clamp=False):
+        node = tree.nodes.new("ShaderNodeMath")
+        node.operation, node.use_clamp = op, clamp
+        for socket, value in zip(node.inputs, (a, b)):
+            if isinstance(value, float):
+                socket.default_value = value
+            elif value is not None:
+                tree.links.new(value, socket)
+        return node.outputs["Value"]
+
+    geometry = tree.nodes.new("ShaderNodeNewGeometry")
+    dot = tree.nodes.new("ShaderNodeVectorMath")
+    dot.operation = "DOT_PRODUCT"
+    tree.links.new(geometry.outputs["Normal"], dot.inputs[0])
+    tree.links.new(geometry.outputs["Incoming"], dot.inputs[1])
+    f0 = ((1.5 - 1) / (1.5 + 1)) ** 2  # 0.04
+    grazing = math("POWER", math("SUBTRACT", 1.0, math("ABSOLUTE", dot.outputs["Value"])), 5.0)
+    reflectance = math("MULTIPLY", math("ADD", f0, math("MULTIPLY", grazing, 1.0 - f0)), 2.0, clamp=True)
+    transparent = tree.nodes.new("ShaderNodeBsdfTransparent")
+    glossy = tree.nodes.new("ShaderNodeBsdfAnisotropic")  # Blender 4+: the Glossy BSDF
+    glossy.inputs["Roughness"].default_value = 0.02
+    mix = tree.nodes.new("ShaderNodeMixShader")
+    tree.links.new(reflectance, mix.inputs["Fac"])
+    tree.links.new(transparent.outputs["BSDF"], mix.inputs[1])
+    tree.links.new(glossy.outputs["BSDF"], mix.inputs[2])
+    out = tree.nodes.new("ShaderNodeOutputMaterial")
+    tree.links.new(mix.outputs["Shader"], out.inputs["Surface"])
+    return transparent
 
 
 def _skin_detail(tree, albedo, bsdf) -> None:

@@ -15,7 +15,7 @@ from facegen.generator.config import load_scene_config  # noqa: E402
 from facegen.generator.zbuffer import rasterize  # noqa: E402
 from facegen.generator.samplers import sample_scene  # noqa: E402
 from facegen.generator.projection import load_spec, project_landmarks  # noqa: E402
-from facegen.generator.scene import NO_HANDS, NO_OCCLUDERS, NO_STRANDS  # noqa: E402
+from facegen.generator.scene import NO_HANDS, NO_OCCLUDERS, NO_PHOTO, NO_STRANDS  # noqa: E402
 from facegen.generator.segmentation import CLASSES  # noqa: E402
 
 
@@ -262,6 +262,30 @@ def test_sunglasses_occlude_the_eyes(renderer, model):
         else:
             assert lm.visible[36:48].mean() > 0.8
     assert pixels["sunglasses"] > 3 * pixels["clear"] > 0  # lenses and frame vs the frame alone
+
+
+def test_clear_lenses_show_the_eyes_behind_them(model):
+    """A clear lens is a thin sheet: the eyes behind it look as they do without glasses, but for
+    a faint reflection (a refracting glass surface there bent every ray and blocked the light)."""
+    from facegen.generator.head_model import Expression, Gaze, HeadPose
+
+    scene, _, _ = _sample(model, 0, strands=False)
+    scene = dataclasses.replace(scene, head_pose=HeadPose(0.0, 0.0, 0.0), gaze=Gaze(0.0, 0.0), expression=Expression(()),
+                                photo=NO_PHOTO)
+    verts = model.scene_vertices(scene)
+    cam = scene_camera(model, scene, verts, 192, 192)
+    r = make_renderer("cycles", model=model, samples=16)  # denoised: the lens, not the noise, is compared
+    try:
+        bare = r.render(scene, verts, cam)
+        glasses = dataclasses.replace(scene.occluders, glasses="clear", drop_m=0.0, spread_m=0.0)
+        lens = r.render(dataclasses.replace(scene, occluders=glasses), verts, cam)
+    finally:
+        r.close()
+    eyes = (bare.segmentation == CLASSES.index("eyes")) & (lens.cover == 0)
+    assert eyes.sum() > 40
+    # of 255, measured: 4.5 (the thin lens), 8.1 (a refracting glass surface in its place)
+    diff = np.abs(lens.rgb[eyes].astype(float) - bare.rgb[eyes].astype(float)).mean()
+    assert diff < 6.5, diff
 
 
 def test_the_garment_edge_is_where_the_segmentation_says(renderer, model):
