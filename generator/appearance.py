@@ -121,12 +121,18 @@ def beard_style_weights(verts: np.ndarray, weights: np.ndarray, lips: np.ndarray
     ``weights`` cut to a moustache (upper lip), a goatee (moustache and chin) or kept whole
     (stubble, short, full); ``lips`` are the lips' template vertices ``(L, 3)``."""
     lip_top, lip_bottom = lips[:, 2].max(), lips[:, 2].min()
-    upper_lip = (verts[:, 2] > lip_top - 0.004) & (verts[:, 2] < lip_top + 0.022) & (np.abs(verts[:, 0]) < 0.03)
-    chin = (verts[:, 2] < lip_bottom + 0.004) & (np.abs(verts[:, 0]) < 0.022)
+    x, z = np.abs(verts[:, 0]), verts[:, 2]
+
+    def inside(value, edge, soft):  # 1 well below ``edge``, 0 past it, a ``soft`` m ramp between
+        return np.clip((edge + soft / 2 - value) / soft, 0, 1)
+
+    # soft edges (4-8 mm ramps), as hair thins out at a beard's border: hard boxes drew rectangles
+    upper_lip = inside(lip_top - 0.004, z, 0.004) * inside(z, lip_top + 0.022, 0.006) * inside(x, 0.03, 0.008)
+    chin = inside(z, lip_bottom + 0.004, 0.006) * inside(x, 0.022, 0.008)
     if style == "moustache":
         return weights * upper_lip
     if style == "goatee":
-        return weights * (upper_lip | chin)
+        return weights * np.maximum(upper_lip, chin)
     return weights
 
 

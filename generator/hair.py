@@ -24,6 +24,9 @@ from facegen.generator.head_model import fit_rotation, vertex_normals
 STYLE_LENGTH_M = {"buzz": (0.004, 0.012), "short": (0.03, 0.07), "medium": (0.08, 0.16),
                   "long": (0.2, 0.4), "curly": (0.06, 0.2), "tied_back": (0.15, 0.3)}
 BEARD_STYLES = ("none", "stubble", "moustache", "goatee", "short", "full")
+# A moustache alone is kept short: its hairs grow down over the lip, and at the beard's 4 cm they
+# hid the mouth (a walrus moustache on every fourth moustache).
+MOUSTACHE_MAX_M = 0.015
 GUIDE_POINTS = 12  # control points per scalp guide strand
 GUIDES = 320  # scalp guide strands (Blender interpolates the full head of hair between them)
 
@@ -222,7 +225,8 @@ def face_strands(layout: HairLayout, posed: np.ndarray, scene, rng: np.random.Ge
     if not scene.hair.beard or p.beard_style in ("none", "stubble"):
         beard = Strands("beard", np.zeros((0, 6, 3)), 0.0)
     else:
+        length = min(p.beard_length_m, MOUSTACHE_MAX_M) if p.beard_style == "moustache" else p.beard_length_m
         beard = short_strands("beard", posed, layout.faces, beard_area(layout, p.beard_style),
-                              int(8000 * p.beard_density), p.beard_length_m, np.array([0.0, -0.3, -1.0]) @ rot.T,
+                              int(8000 * p.beard_density), length, np.array([0.0, -0.3, -1.0]) @ rot.T,
                               0.35, 5e-5, rng, points=6)
     return [brows, lashes, beard]
