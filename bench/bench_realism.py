@@ -330,7 +330,8 @@ def main() -> None:
                 sel = [k for k, y in enumerate(yaws) if y <= 30]
                 d = {b: np.hypot(*np.asarray(m).T) for b, m in offset_table(None, v, yaws).items()}
                 print(f"{name} spec {label}: median inner-51 NME at |yaw| <= 30: "
-                      f"{np.median([v[k][1] for k in sel]):.2f} ({len(sel)} renders); mean offset |d| by bucket: "
+                      f"{np.median([v[k][1] for k in sel]):.2f} (square box {np.median([v[k][2] for k in sel]):.2f}; "
+                      f"{len(sel)} renders); mean offset |d| by bucket: "
                       + ", ".join(f"{b} {x.mean():.1f} (worst {int(np.argmax(x)) + 1}: {x.max():.1f}, "
                                   f"over {GOAL[b]} %: {int((x > GOAL[b]).sum())})" for b, x in d.items()))
     if args.offsets:

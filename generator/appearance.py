@@ -17,6 +17,13 @@ IRIS = {"brown": (0.35, 0.20, 0.10), "hazel": (0.45, 0.35, 0.18), "green": (0.30
         "blue": (0.30, 0.45, 0.65), "grey": (0.50, 0.52, 0.55)}
 
 
+def iris_rgb(color: str, brightness: float) -> np.ndarray:
+    """``(3,)`` sRGB iris colour: ``IRIS[color]`` x 0.3-1.0 from dark to light (``brightness``
+    0..1). It was x 0.5-1.5: a light blue iris came out sRGB (0.45, 0.68, 0.98) and glowed in
+    the renders (README sample sheet)."""
+    return np.clip(np.array(IRIS[color]) * (0.3 + 0.7 * brightness), 0, 1)
+
+
 def temperature_rgb(kelvin: float) -> np.ndarray:
     """``(3,)`` linear RGB of a black body (Planck at 610/550/465 nm), 6500 K = white, max 1."""
     lam = np.array([610e-9, 550e-9, 465e-9])

@@ -555,7 +555,7 @@ class Renderer:
         iris_cos = np.cos(np.radians(IRIS_HALF_ANGLE_DEG))
         pupil_cos = np.cos(np.radians(IRIS_HALF_ANGLE_DEG * eyes.pupil_size))
         sclera = appearance.SCLERA * np.array([1.0, 1 - 0.25 * eyes.sclera_redness, 1 - 0.3 * eyes.sclera_redness])
-        iris = np.clip(np.array(appearance.IRIS[eyes.iris_color]) * (0.5 + eyes.iris_brightness), 0, 1)
+        iris = appearance.iris_rgb(eyes.iris_color, eyes.iris_brightness)
         stops = ((0.0, sclera), (iris_cos - 0.02, sclera), (iris_cos, iris * 0.45), (iris_cos + 0.02, iris),
                  (pupil_cos - 0.004, iris * 0.8), (pupil_cos, appearance.PUPIL))
         elements = self._eye_ramp.color_ramp.elements

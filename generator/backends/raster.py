@@ -61,7 +61,7 @@ import pyrender  # noqa: E402
 from OpenGL import GL  # noqa: E402
 
 from facegen.generator import appearance  # noqa: E402
-from facegen.generator.appearance import IRIS, PUPIL, temperature_rgb  # noqa: E402
+from facegen.generator.appearance import PUPIL, iris_rgb, temperature_rgb  # noqa: E402
 from facegen.generator.backends import RenderResult  # noqa: E402
 from facegen.generator.camera import face_centre  # noqa: E402
 from facegen.generator.head_model import HeadModel, vertex_normals  # noqa: E402
@@ -153,7 +153,7 @@ class Renderer:
         """``(V, 4)`` float32 linear per-vertex albedo (alpha 1, replaced by the class code) of a
         SceneParams."""
         rgb = self._albedo_of.albedo(scene)
-        rgb[self._iris] = np.array(IRIS[scene.eyes.iris_color]) * (0.5 + scene.eyes.iris_brightness)
+        rgb[self._iris] = iris_rgb(scene.eyes.iris_color, scene.eyes.iris_brightness)
         rgb[self._pupil] = PUPIL
         return np.concatenate([appearance.linear(rgb), np.ones((len(rgb), 1))], axis=1).astype(np.float32)
 

@@ -184,6 +184,17 @@ def test_light_colour_temperature():
     assert warm[0] > warm[1] > warm[2] and cold[2] > cold[1] > cold[0]
 
 
+def test_irises_stay_darker_than_the_white_of_the_eye():
+    """Both backends colour the iris with appearance.iris_rgb: darker as brightness falls, and at
+    its lightest (brightness 1) still darker than the sclera in every channel (a light blue iris
+    glowed at 0.98 before)."""
+    from facegen.generator.appearance import IRIS, SCLERA, iris_rgb
+
+    for colour in IRIS:
+        dark, light = iris_rgb(colour, 0.0), iris_rgb(colour, 1.0)
+        assert (dark < light).all() and (light < SCLERA - 0.2).all(), colour
+
+
 def test_class_codes_survive_multisample_blends():
     """No 1/4, 1/2 or 3/4 blend of two alpha codes rounds to a third code."""
     codes = raster.CODES
