@@ -45,6 +45,7 @@ from facegen.generator.projection import load_spec, project_landmarks
 from facegen.generator.samplers import sample_scene
 
 BUCKETS = ((0, 20), (20, 45), (45, 91))  # |yaw| degrees
+PITCH_SPLIT = 15  # |pitch| degrees: detection is also printed for faces turned up or down less / more
 INNER = slice(17, 68)  # the 51 inner iBUG points (brows, nose, eyes, mouth)
 
 
@@ -54,6 +55,15 @@ def face_yaw_deg(scene, camera) -> float:
     head = rotation_matrices(np.array([p.yaw_deg]), np.array([p.pitch_deg]), np.array([p.roll_deg]))[0]
     forward = camera.R @ (head @ np.array([0.0, -1.0, 0.0]))  # the face looks toward -y
     return float(np.degrees(np.arctan2(forward[0], -forward[2])))
+
+
+def face_pitch_deg(scene, camera) -> float:
+    """Pitch of the face seen from the camera: 0 level with it, positive looking up (image y
+    points down, so a face looking up turns its forward direction toward -y)."""
+    p = scene.head_pose
+    head = rotation_matrices(np.array([p.yaw_deg]), np.array([p.pitch_deg]), np.array([p.roll_deg]))[0]
+    forward = camera.R @ (head @ np.array([0.0, -1.0, 0.0]))
+    return float(np.degrees(np.arctan2(-forward[1], -forward[2])))
 
 
 def label_box(points: np.ndarray) -> tuple[int, int, int, int]:
@@ -231,7 +241,7 @@ def render_look(cfg, args, model, specs):
     from facegen.generator.backends import make_renderer
 
     renderer = make_renderer("cycles", model=model, samples=args.samples)
-    images, labels, yaws, t = [], [[] for _ in specs], [], time.perf_counter()
+    images, labels, yaws, pitches, t = [], [[] for _ in specs], [], [], time.perf_counter()
     try:
         for i in range(args.num):
             scene = sample_scene(cfg, args.seed, i)
@@ -243,9 +253,10 @@ def render_look(cfg, args, model, specs):
                 lm = project_landmarks(spec, verts, model.faces, cam, depth_map=res.depth)
                 out.append(np.where(spec.silhouette[:, None], lm.uv_contour, lm.uv)[spec.ibug68].astype(np.float64))
             yaws.append(face_yaw_deg(scene, cam))
+            pitches.append(face_pitch_deg(scene, cam))
     finally:
         renderer.close()
-    return images, labels, np.abs(yaws), (time.perf_counter() - t) / args.num
+    return images, labels, np.abs(yaws), np.abs(pitches), (time.perf_counter() - t) / args.num
 
 
 def cost(args, looks, model) -> None:
@@ -313,7 +324,7 @@ def main() -> None:
           "labels; square: from the square box of our 68 labels")
     print(f"{'look':5} {'|yaw|':>7} {'n':>4} {'detected':>9} {'median NME':>11} {'square':>11}   s/image")
     for name in args.looks.split(","):
-        images, labels, yaws, per_image = render_look(looks[name], args, model, specs)
+        images, labels, yaws, pitches, per_image = render_look(looks[name], args, model, specs)
         verdicts = judge(images, labels[0], args.predictor)
         tiles += images[:16]
         for lo, hi in BUCKETS:
@@ -322,7 +333,11 @@ def main() -> None:
                 continue
             rate = np.mean([verdicts[k][0] for k in sel])
             nme, square = (np.median([verdicts[k][j] for k in sel]) if args.predictor else float("nan") for j in (1, 2))
-            print(f"{name:5} {f'{lo}-{hi}':>7} {len(sel):>4} {rate:>8.0%} {nme:>11.1f} {square:>11.1f}   {per_image:.2f}")
+            level = [k for k in sel if pitches[k] < PITCH_SPLIT]
+            split = " ".join(f"{np.mean([verdicts[k][0] for k in part]):.0%} of {len(part)}" if part else "-"
+                             for part in (level, [k for k in sel if pitches[k] >= PITCH_SPLIT]))
+            print(f"{name:5} {f'{lo}-{hi}':>7} {len(sel):>4} {rate:>8.0%} {nme:>11.1f} {square:>11.1f}   {per_image:.2f}"
+                  f"   (|pitch| < {PITCH_SPLIT} / >=: detected {split})")
         if args.predictor:
             offsets[name] = offset_table(name, verdicts, yaws)
             for label, v in [(args.spec, verdicts)] + ([(args.baseline_spec, judge(images, labels[1], args.predictor))]
