@@ -264,7 +264,7 @@ def test_sunglasses_occlude_the_eyes(renderer, model):
     assert pixels["sunglasses"] > 3 * pixels["clear"] > 0  # lenses and frame vs the frame alone
 
 
-def test_clear_lenses_show_the_eyes_behind_them(model):
+def test_clear_lenses_show_the_eyes_behind_them(renderer, model):
     """A clear lens is a thin sheet: the eyes behind it look as they do without glasses, but for
     a faint reflection (a refracting glass surface there bent every ray and blocked the light)."""
     from facegen.generator.head_model import Expression, Gaze, HeadPose
@@ -274,13 +274,15 @@ def test_clear_lenses_show_the_eyes_behind_them(model):
                                 photo=NO_PHOTO)
     verts = model.scene_vertices(scene)
     cam = scene_camera(model, scene, verts, 192, 192)
-    r = make_renderer("cycles", model=model, samples=16)  # denoised: the lens, not the noise, is compared
+    sc = renderer.scene
+    samples, denoise = sc.cycles.samples, sc.cycles.use_denoising
+    sc.cycles.samples, sc.cycles.use_denoising = 16, True  # denoised: the lens, not the noise, is compared
     try:
-        bare = r.render(scene, verts, cam)
+        bare = renderer.render(scene, verts, cam)
         glasses = dataclasses.replace(scene.occluders, glasses="clear", drop_m=0.0, spread_m=0.0)
-        lens = r.render(dataclasses.replace(scene, occluders=glasses), verts, cam)
+        lens = renderer.render(dataclasses.replace(scene, occluders=glasses), verts, cam)
     finally:
-        r.close()
+        sc.cycles.samples, sc.cycles.use_denoising = samples, denoise
     eyes = (bare.segmentation == CLASSES.index("eyes")) & (lens.cover == 0)
     assert eyes.sum() > 40
     # of 255, measured: 4.5 (the thin lens), 8.1 (a refracting glass surface in its place)
