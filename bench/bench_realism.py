@@ -78,7 +78,9 @@ def label_box(points: np.ndarray) -> tuple[int, int, int, int]:
 # brows and ends at the chin), and on a turned face it is centred between the far jaw line and the
 # near cheek, where the detector's box follows the nose. Started from the square box, the
 # predictor's shape fell back to a frontal mean at 20-45 degrees (median inner-51 NME 25.5 on 60
-# renders; 4.5 on the 41 of them where it started from the detector's box). So the NME starts it
+# renders; 4.5 on the 41 of them where it started from the detector's box), and so it does on real
+# faces: 56.7 and 45.8 on the two most turned of the 12 shared ones (2.3-4.4 from the box below,
+# 0.4-3.3 either way on the others; dlib pseudo-labels). So the NME starts it
 # from the box the detector would draw, estimated from our labels alone:
 # - height and size: trainer/detect.py's map from a detector box to the 68-point box (fit on 87
 #   Cycles renders), inverted. The 12 shared real faces give the same: detector box centre 0.097

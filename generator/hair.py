@@ -24,8 +24,8 @@ from facegen.generator.head_model import fit_rotation, vertex_normals
 STYLE_LENGTH_M = {"buzz": (0.004, 0.012), "short": (0.03, 0.07), "medium": (0.08, 0.16),
                   "long": (0.2, 0.4), "curly": (0.06, 0.2), "tied_back": (0.15, 0.3)}
 BEARD_STYLES = ("none", "stubble", "moustache", "goatee", "short", "full")
-# A moustache alone is kept short: its hairs grow down over the lip, and at the beard's 4 cm they
-# hid the mouth (a walrus moustache on every fourth moustache).
+# A moustache alone is kept short: its hairs grow down over the lip, and at the longest beard
+# lengths (beard_length_m is drawn up to 4 cm) they hid the mouth.
 MOUSTACHE_MAX_M = 0.015
 GUIDE_POINTS = 12  # control points per scalp guide strand
 GUIDES = 320  # scalp guide strands (Blender interpolates the full head of hair between them)

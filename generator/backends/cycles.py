@@ -271,7 +271,7 @@ class Renderer:
                                    ("lens", mesh.lens_vertices, mesh.lens_faces)):
             mat = bpy.data.materials.new(f"glasses_{part}")
             if part == "lens":
-                bsdf = _thin_lens(mat.node_tree)
+                bsdf, self._lens_faces = _thin_lens(mat.node_tree)
             else:
                 bsdf = mat.node_tree.nodes["Principled BSDF"]
                 bsdf.inputs["Roughness"].default_value = 0.3
@@ -374,6 +374,8 @@ class Renderer:
                 dark = params.glasses == "sunglasses"
                 tint = (0.04, 0.035, 0.03) if dark else (0.95, 0.97, 0.96)
                 bsdf.inputs["Color"].default_value = (*tint, 1.0)  # the lens's transmittance
+                # the back face's reflection comes out through the tint twice: ~none for sunglasses
+                self._lens_faces.default_value = 1.0 + float(np.mean(tint)) ** 2
                 cover.inputs["Value"].default_value = 1.0 if dark else 0.0
 
     def _build_eyes(self) -> None:
@@ -797,11 +799,13 @@ def _clothing(tree, fabric) -> None:
 
 def _thin_lens(tree):
     """A spectacle lens as the thin sheet it is (the lens mesh is one surface): light passes
-    straight through, tinted (a Transparent BSDF), and its two faces reflect as glass does:
-    2 x Schlick's Fresnel for IOR 1.5 (4 % per face at normal incidence, more at grazing), from
-    |cos| of the view angle, so that either side of the sheet reflects alike (Blender's Fresnel
-    node, seen from a back face, assumes the inside of a glass body and reflects totally beyond
-    42 degrees: dark lenses). Returns the Transparent BSDF, whose ``Color`` is the transmittance.
+    straight through, tinted (a Transparent BSDF), and its faces reflect as glass does: Schlick's
+    Fresnel for IOR 1.5 (4 % at normal incidence, more at grazing) from |cos| of the view angle,
+    so that either side of the sheet reflects alike (Blender's Fresnel node, seen from a back
+    face, assumes the inside of a glass body and reflects totally beyond 42 degrees: dark lenses),
+    times the number of faces that show: 1 + transmittance^2 (2 for a clear lens, ~1 for a dark
+    one). Returns the Transparent BSDF, whose ``Color`` is the transmittance, and the input that
+    takes that number of faces.
 
     It replaces a refracting glass BSDF (Principled, transmission 1, IOR 1.5) on that one surface,
     behind which every ray travelled as if inside glass and shadow rays did not pass."""
@@ -834,7 +838,7 @@ def _thin_lens(tree):
     tree.links.new(glossy.outputs["BSDF"], mix.inputs[2])
     out = tree.nodes.new("ShaderNodeOutputMaterial")
     tree.links.new(mix.outputs["Shader"], out.inputs["Surface"])
-    return transparent
+    return transparent, reflectance.node.inputs[1]
 
 
 def _skin_detail(tree, albedo, bsdf) -> None:
