@@ -49,20 +49,23 @@ PITCH_SPLIT = 15  # |pitch| degrees: detection is also printed for faces turned 
 INNER = slice(17, 68)  # the 51 inner iBUG points (brows, nose, eyes, mouth)
 
 
-def face_yaw_deg(scene, camera) -> float:
-    """Yaw of the face seen from the camera: 0 facing it, +-90 a profile."""
+def _face_forward(scene, camera) -> np.ndarray:
+    """The direction the face looks (its -y), in camera coordinates (x right, y down, z ahead)."""
     p = scene.head_pose
     head = rotation_matrices(np.array([p.yaw_deg]), np.array([p.pitch_deg]), np.array([p.roll_deg]))[0]
-    forward = camera.R @ (head @ np.array([0.0, -1.0, 0.0]))  # the face looks toward -y
+    return camera.R @ (head @ np.array([0.0, -1.0, 0.0]))
+
+
+def face_yaw_deg(scene, camera) -> float:
+    """Yaw of the face seen from the camera: 0 facing it, +-90 a profile."""
+    forward = _face_forward(scene, camera)
     return float(np.degrees(np.arctan2(forward[0], -forward[2])))
 
 
 def face_pitch_deg(scene, camera) -> float:
     """Pitch of the face seen from the camera: 0 level with it, positive looking up (image y
     points down, so a face looking up turns its forward direction toward -y)."""
-    p = scene.head_pose
-    head = rotation_matrices(np.array([p.yaw_deg]), np.array([p.pitch_deg]), np.array([p.roll_deg]))[0]
-    forward = camera.R @ (head @ np.array([0.0, -1.0, 0.0]))
+    forward = _face_forward(scene, camera)
     return float(np.degrees(np.arctan2(-forward[1], -forward[2])))
 
 
@@ -193,10 +196,12 @@ def judge(images, labels, predictor_path: str | None) -> list[tuple[bool, float,
         nme, nme_square, offset = float("nan"), float("nan"), None
         if predictor is not None:
             iod = np.linalg.norm(pts[36] - pts[45])
-            pred = shape_points(predictor(rgb, dlib.rectangle(*detector_style_box(pts)))) + DLIB_TO_OURS
-            nme = 100 * np.linalg.norm(pred[INNER] - pts[INNER], axis=1).mean() / iod
-            pred = shape_points(predictor(rgb, dlib.rectangle(*label_box(pts)))) + DLIB_TO_OURS
-            nme_square = 100 * np.linalg.norm(pred[INNER] - pts[INNER], axis=1).mean() / iod
+
+            def inner_nme(box) -> float:
+                pred = shape_points(predictor(rgb, dlib.rectangle(*box))) + DLIB_TO_OURS
+                return 100 * np.linalg.norm(pred[INNER] - pts[INNER], axis=1).mean() / iod
+
+            nme, nme_square = inner_nme(detector_style_box(pts)), inner_nme(label_box(pts))
             if hits:
                 pred = shape_points(predictor(rgb, hits[0])) + DLIB_TO_OURS
                 offset = 100 * (pred - pts) / iod

@@ -174,8 +174,8 @@ class Albedo:
         self.brows = brow_weights(model)  # (V,) 0..1
         self.lashes = lash_weights(model)  # (V,) 0..1
         self.beard = beard_weights(model)  # (V,) 0..1
-        verts, lips = model.vertices().astype(np.float64), model.vertices()[self.region["lips"]].astype(np.float64)
-        self.beard_styles = {style: beard_style_weights(verts, self.beard, lips, style)
+        verts = model.vertices().astype(np.float64)
+        self.beard_styles = {style: beard_style_weights(verts, self.beard, verts[self.region["lips"]], style)
                              for style in ("stubble", "moustache", "goatee", "short", "full")}  # style -> (V,)
         self.cheeks = cheek_weights(model)  # (V,) 0..1
         self.n_vertices = model.n_vertices

@@ -2,6 +2,7 @@
 numpy projection says, strand hair grows where the scene says and flags what it hides.
 Skips when bpy is not installed."""
 
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -24,6 +25,20 @@ def renderer(model):
     r = make_renderer("cycles", model=model, samples=1, denoise=False)
     yield r
     r.close()
+
+
+@contextlib.contextmanager
+def _denoised(renderer, samples=16):
+    """The module's renderer at ``samples`` samples with the denoiser, for checks on pixel values
+    (a median of 1-sample pixels sits low); restored after. One renderer per module: closing a
+    second one removes the first one's scene."""
+    sc = renderer.scene
+    kept = sc.cycles.samples, sc.cycles.use_denoising
+    sc.cycles.samples, sc.cycles.use_denoising = samples, True
+    try:
+        yield
+    finally:
+        sc.cycles.samples, sc.cycles.use_denoising = kept
 
 
 def _sample(model, index, size=96, strands=False):
@@ -274,15 +289,10 @@ def test_clear_lenses_show_the_eyes_behind_them(renderer, model):
                                 photo=NO_PHOTO)
     verts = model.scene_vertices(scene)
     cam = scene_camera(model, scene, verts, 192, 192)
-    sc = renderer.scene
-    samples, denoise = sc.cycles.samples, sc.cycles.use_denoising
-    sc.cycles.samples, sc.cycles.use_denoising = 16, True  # denoised: the lens, not the noise, is compared
-    try:
+    with _denoised(renderer):  # the lens, not the noise, is compared
         bare = renderer.render(scene, verts, cam)
         glasses = dataclasses.replace(scene.occluders, glasses="clear", drop_m=0.0, spread_m=0.0)
         lens = renderer.render(dataclasses.replace(scene, occluders=glasses), verts, cam)
-    finally:
-        sc.cycles.samples, sc.cycles.use_denoising = samples, denoise
     eyes = (bare.segmentation == CLASSES.index("eyes")) & (lens.cover == 0)
     assert eyes.sum() > 40
     # of 255, measured: 4.5 (the thin lens), 8.1 (a refracting glass surface in its place)
@@ -361,16 +371,12 @@ def test_metering_brings_a_dim_face_to_its_target(renderer, model):
     _, face_id, _ = rasterize(uv, z, model.faces, cam.height, cam.width)
     face = (face_id >= 0) & model.region_mask("face_skin")[model.faces].all(axis=1)[np.maximum(face_id, 0)]
     target = photo.face_target(appearance.skin_rgb(scene.skin.tone))
-    values, sc = {}, renderer.scene
-    samples, denoise = sc.cycles.samples, sc.cycles.use_denoising
-    sc.cycles.samples, sc.cycles.use_denoising = 16, True  # a median of 1-sample pixels sits low
-    try:
+    values = {}
+    with _denoised(renderer):
         for metering in (0.0, 1.0):
             s = dataclasses.replace(scene, environment=dim, photo=PhotoParams(metering, 0.0, 1.0, 0.0, 0, 0))
             rgb = renderer.render(s, verts, cam, segmentation=False, depth=False).rgb
             values[metering] = photo.face_value(rgb, face)
-            assert not sc.render.use_persistent_data  # the next scene is built afresh
-    finally:
-        sc.cycles.samples, sc.cycles.use_denoising = samples, denoise
+            assert not renderer.scene.render.use_persistent_data  # the next scene is built afresh
     assert values[0.0] < target - 0.1  # as lit, darker than a camera would show it
     assert abs(values[1.0] - target) < 0.06, (values, target)
