@@ -170,6 +170,7 @@ class Albedo:
     is computed once here; per sample only the scene's colours are mixed in."""
 
     def __init__(self, model):
+        self.model = model
         self.region = {n: model.region_mask(n) for n in model.region_names}  # name -> (V,) bool
         self.brows = brow_weights(model)  # (V,) 0..1
         self.lashes = lash_weights(model)  # (V,) 0..1
@@ -184,11 +185,11 @@ class Albedo:
         """``(V,)`` bool: vertices the scene's eyebrows cover (for the ``brows`` class)."""
         return self.brows * scene.hair.eyebrow_density > 0.5
 
-    def albedo(self, scene) -> np.ndarray:
+    def albedo(self, scene, garment: np.ndarray | None = None) -> np.ndarray:
         """Skin tone with redder lips, cheek and eyelid tints, lash-darkened lid margins, eyebrows,
         stubble or the shade under a beard (``BEARD_SHADE``; without strands a painted beard),
-        scalp hair, mouth interior and clothing; eyeballs get the sclera colour (the backends draw
-        the iris)."""
+        scalp hair, mouth interior and clothing (on ``garment``, default the scene's neckline's
+        ``garment_mask``); eyeballs get the sclera colour (the backends draw the iris)."""
         region = self.region
         skin = skin_rgb(scene.skin.tone)
         rgb = np.tile(skin, (self.n_vertices, 1))
@@ -211,17 +212,61 @@ class Albedo:
         if scene.hair.scalp_hair:
             rgb[region["scalp"]] = hair
         rgb[region["mouth_interior"]] = MOUTH
-        rgb[region["torso"]] = hsv_rgb(scene.clothing.hsv)
+        if garment is None:
+            garment = garment_mask(self.model, scene.clothing.neckline, scene.clothing.neckline_depth_m)
+        rgb[garment] = hsv_rgb(scene.clothing.hsv)
         rgb[region["eyeball_left"] | region["eyeball_right"]] = SCLERA
         return np.clip(rgb, 0, 1)
 
 
-def clothing_weights(model, iterations: int = 12) -> np.ndarray:
-    """``(V,)`` 0..1: the torso region's indicator smoothed over the mesh (each pass averages a
-    vertex with its neighbours). Its 0.5 level, interpolated inside the triangles, is the garment
-    edge: a smooth line instead of the zigzag of the region's triangle boundary (Cycles)."""
+# The top's necklines. On the head model's mean shape (metres, z up, the face toward -y) the neck
+# is a near-vertical column about 6 cm in radius above z = -5 cm, where the torso region's upper
+# edge runs; the neck region's vertices more than 7 cm to the side of the middle are the tops of
+# the shoulders, up to z = -1 cm (measured on the template; beside the neck higher up, and under
+# the chin, there is only neck).
+NECKLINES = ("crew", "scoop", "v_neck", "bare_shoulders")
+NECK_BASE_Z = -0.05  # the neckline's height at the sides and back of the neck
+COLLAR_HALF_WIDTH_M = 0.072  # the neck opening's half width (the neck's skin plus a collar)
+SHOULDER_TOP_Z = -0.01  # a top covers no neck skin above this height
+CREW_DIP_M = 0.015  # a crew neckline sits this much lower at the front
+V_HALF_ANGLE_DEG = 50.0  # a V neckline dips over this angle either side of the front
+
+
+def garment_mask(model, neckline: str = "bare_shoulders", depth_m: float = 0.0) -> np.ndarray:
+    """``(V,)`` bool: the vertices the top covers. ``bare_shoulders`` covers the torso region (an
+    off-shoulder top); the others also cover the neck region's shoulders, leaving bare the neck
+    above the neckline: level with the base of the neck at the back, lower at the front by
+    ``CREW_DIP_M`` (crew), by ``depth_m`` x the squared front-ness and wider (scoop), or by
+    ``depth_m`` tapering to the sides (v_neck). Decided on the mean shape, so the garment is the
+    same vertex set for every identity and pose."""
+    torso = model.region_mask("torso")
+    if neckline == "bare_shoulders":
+        return torso
+    if neckline not in NECKLINES:
+        raise ValueError(f"unknown neckline {neckline!r} (known: {', '.join(NECKLINES)})")
+    rest = model.mean[: 3 * model.n_vertices].reshape(-1, 3)
+    neck = model.region_mask("neck")
+    column = rest[neck & (rest[:, 2] > -0.03) & (rest[:, 2] < 0.0)]  # the neck's axis: x 0, y its mean
+    dy = rest[:, 1] - column[:, 1].mean()
+    front = np.clip(-dy / np.maximum(np.hypot(rest[:, 0], dy), 1e-9), 0.0, 1.0)  # cos of the angle from ahead
+    if neckline == "crew":
+        dip, wide = CREW_DIP_M * front, 0.0
+    elif neckline == "scoop":
+        dip, wide = depth_m * front ** 2, 0.3 * depth_m * front
+    else:  # v_neck
+        dip, wide = depth_m * np.clip(1 - np.degrees(np.arccos(front)) / V_HALF_ANGLE_DEG, 0.0, 1.0), 0.0
+    above = rest[:, 2] > NECK_BASE_Z - dip
+    opening = neck & above & ((np.abs(rest[:, 0]) < COLLAR_HALF_WIDTH_M + wide) | (rest[:, 2] > SHOULDER_TOP_Z))
+    return torso | (neck & ~opening)
+
+
+def clothing_weights(model, neckline: str = "bare_shoulders", depth_m: float = 0.0,
+                     iterations: int = 12) -> np.ndarray:
+    """``(V,)`` 0..1: the ``garment_mask`` smoothed over the mesh (each pass averages a vertex with
+    its neighbours). Its 0.5 level, interpolated inside the triangles, is the garment edge: a
+    smooth line instead of the zigzag of the triangle boundary (Cycles)."""
     faces = model.faces.astype(np.int64)
-    w = model.region_mask("torso").astype(np.float64)
+    w = garment_mask(model, neckline, depth_m).astype(np.float64)
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     edges = np.concatenate([edges, edges[:, ::-1]])
     degree = np.bincount(edges[:, 0], minlength=len(w)).astype(np.float64)

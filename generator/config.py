@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from facegen.generator.distributions import ConfigError, Dist, parse_dist
+from facegen.generator.appearance import NECKLINES
 from facegen.generator.hair import BEARD_STYLES, STYLE_LENGTH_M
 from facegen.generator.occluders import ANCHORS, HAND_POSES, OBJECT_NAMES
 from facegen.user_input import field_range, finite, ranged, read_yaml
@@ -141,6 +142,8 @@ class ClothingConfig:
     hue: Dist = ranged(0, 1)  # 0..1
     saturation: Dist = ranged(0, 1)  # 0..1
     value: Dist = ranged(0, 1)  # 0..1 brightness
+    neckline: Dist  # crew | scoop | v_neck | bare_shoulders (appearance.NECKLINES)
+    neckline_depth_m: Dist = ranged(0, 0.2)  # a scoop's or V's dip below the neck at the front
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,7 @@ HDRI_SUFFIXES = (".exr", ".hdr")
 # these and no others).
 CATEGORIES = {
     "LightingConfig.environment": ("sky", "gradient", "uniform"),
+    "ClothingConfig.neckline": NECKLINES,
     "EyesConfig.iris_color": ("brown", "hazel", "green", "blue", "grey"),
     "BackgroundConfig.kind": ("solid", "gradient", "noise", "image"),
     "EnvironmentConfig.hdri": (*HDRI_NAMES, "folder"),

@@ -90,6 +90,9 @@ class HairParams:
 @dataclass(frozen=True)
 class ClothingParams:
     hsv: tuple[float, float, float]  # colour of the top covering the shoulders
+    # The top's neckline (appearance.NECKLINES); scenes stored before necklines wore bare shoulders.
+    neckline: str = "bare_shoulders"
+    neckline_depth_m: float = 0.0  # how far a scoop or V neckline dips below the neck at the front
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,16 @@ _REGION_CLASS = {
 
 
 def vertex_classes(region_names: list[str], regions: np.ndarray, scalp_hair: bool,
-                   brows: np.ndarray | None = None) -> np.ndarray:
+                   brows: np.ndarray | None = None, garment: np.ndarray | None = None) -> np.ndarray:
     """``(V,) uint8`` class id (index into CLASSES) of every vertex; ``brows`` (V,) bool marks
-    the skin vertices an eyebrow covers (``appearance.brow_weights`` x density > 0.5)."""
+    the skin vertices an eyebrow covers (``appearance.brow_weights`` x density > 0.5); ``garment``
+    (V,) bool the ones the top covers (``appearance.garment_mask``; default the torso region):
+    clothing, and the torso outside it bare neck skin."""
     table = np.array([CLASSES.index(_REGION_CLASS[r]) for r in region_names], np.uint8)
     out = table[regions]
+    if garment is not None:
+        out[(out == CLASSES.index("clothing")) & ~garment] = CLASSES.index("neck")
+        out[garment] = CLASSES.index("clothing")
     if brows is not None:
         out[brows & (out == CLASSES.index("skin"))] = CLASSES.index("brows")
     if scalp_hair:

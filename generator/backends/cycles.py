@@ -207,9 +207,8 @@ class Renderer:
         mesh.color_attributes.new("albedo", "FLOAT_COLOR", "POINT")
         for name in MATERIALS:
             mesh.materials.append(self._material(name))
-        self._cloth = appearance.clothing_weights(model)
-        mesh.attributes.new("cloth", "FLOAT", "POINT").data.foreach_set("value", self._cloth.astype(np.float32))
-        self._torso = (self._cloth[self._faces] > 0.02).any(axis=1)  # the clothing material: garment or skin
+        mesh.attributes.new("cloth", "FLOAT", "POINT")  # the garment weight, per sample (_update_garment)
+        self._neckline = None
         self._scalp = model.region_mask("scalp")[self._faces].sum(axis=1) >= 2
         self.head = bpy.data.objects.new("head", mesh)
         self.scene.collection.objects.link(self.head)
@@ -520,6 +519,7 @@ class Renderer:
         rgba = np.concatenate([rgb, np.ones((len(rgb), 1))], axis=1).astype(np.float32)
         mesh.color_attributes["albedo"].data.foreach_set("color", rgba.ravel())  # (a held reference
         # to an attribute dangles once another attribute is added to the mesh)
+        self._update_garment(scene.clothing)
         index = np.where(self._torso, 2, np.where(self._scalp & scene.hair.scalp_hair, 1, 0)).astype(np.int32)
         mesh.polygons.foreach_set("material_index", index)
         mesh.update()
@@ -543,6 +543,17 @@ class Renderer:
         bare.inputs["Base Color"].default_value = (*appearance.linear(appearance.skin_rgb(scene.skin.tone)), 1)
         bare.inputs["Roughness"].default_value = scene.skin.roughness
         bare.inputs["Subsurface Scale"].default_value = sss_scale
+
+    def _update_garment(self, clothing) -> None:
+        """The ``cloth`` attribute (``appearance.clothing_weights`` of the scene's neckline), and
+        which triangles take the clothing material (fabric above its 0.5 level, skin below)."""
+        key = (clothing.neckline, clothing.neckline_depth_m)
+        if key == self._neckline:
+            return
+        self._cloth = appearance.clothing_weights(self.model, *key)
+        self.head.data.attributes["cloth"].data.foreach_set("value", self._cloth.astype(np.float32))
+        self._torso = (self._cloth[self._faces] > 0.02).any(axis=1)
+        self._neckline = key
 
     def _update_eyes(self, scene, vertices: np.ndarray) -> None:
         to_local = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # sphere -z looks toward -y

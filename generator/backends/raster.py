@@ -112,7 +112,9 @@ class Renderer:
         self._albedo_of = appearance.Albedo(model)
         # Two primitives (glossy eyes, the rest); the faces of each class get their own vertex copies
         # whose colour alpha is the class code. The scalp counts as hair; its code follows scalp_hair.
-        cls = face_classes(self.faces, vertex_classes(model.region_names, model.regions, True))
+        # Every top is drawn with a crew neckline (the classes are fixed per vertex copy; README).
+        self._garment = appearance.garment_mask(model, "crew")
+        cls = face_classes(self.faces, vertex_classes(model.region_names, model.regions, True, garment=self._garment))
         self.scene = pyrender.Scene(bg_color=(0, 0, 0, 0), ambient_light=(0.3, 0.3, 0.3))
         self._prims, self._materials, self._gather, self._vclass = [], [], [], []
         rest = model.mean[: 3 * model.n_vertices].reshape(-1, 3).astype(np.float32)
@@ -152,7 +154,7 @@ class Renderer:
     def _albedo(self, scene) -> np.ndarray:
         """``(V, 4)`` float32 linear per-vertex albedo (alpha 1, replaced by the class code) of a
         SceneParams."""
-        rgb = self._albedo_of.albedo(scene)
+        rgb = self._albedo_of.albedo(scene, garment=self._garment)
         rgb[self._iris] = iris_rgb(scene.eyes.iris_color, scene.eyes.iris_brightness)
         rgb[self._pupil] = PUPIL
         return np.concatenate([appearance.linear(rgb), np.ones((len(rgb), 1))], axis=1).astype(np.float32)

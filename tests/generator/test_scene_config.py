@@ -26,6 +26,7 @@ def test_default_config_loads_and_user_keys_override(tmp_path):
     ("camera:\n  focal_length_mm: fifty\n", "camera.focal_length_mm: expected a number, [lo, hi] or a mapping"),
     ("lighting:\n  environment: [0, 1]\n", "lighting.environment: expected a name"),
     ("eyes:\n  iris_color: {choice: [brown, purple]}\n", "eyes.iris_color: unknown name 'purple'"),
+    ("clothing:\n  neckline: turtle\n", "clothing.neckline: unknown name 'turtle'"),
     ("expression:\n  smile_probability: 1.5\n", "expression.smile_probability: a probability must be in [0, 1]"),
     ("eyes:\n  iris_color: {choice: [brown, blue], p: [0.5, 0.6]}\n", "eyes.iris_color.p: probabilities"),
     ("skin:\n  tone_from_ancestry: 3\n", "skin.tone_from_ancestry: expected true or false"),

@@ -323,6 +323,33 @@ def test_the_garment_edge_is_where_the_segmentation_says(renderer, model):
     assert np.median(green[inner]) > 40 and np.median(green[bare]) < 0
 
 
+def test_a_crew_top_covers_the_shoulders_that_an_off_shoulder_top_leaves_bare(renderer, model):
+    """The same scene in a crew top and an off-shoulder top: the crew top's clothing class covers
+    more of the image, all of the off-shoulder top's clothing and the shoulders' skin, and the
+    neck above the neckline stays neck in both."""
+    from facegen.generator.head_model import HeadPose
+
+    scene, _, _ = _sample(model, 2)
+    far = dataclasses.replace(scene.camera, distance_m=scene.camera.distance_m * 1.8, azimuth_deg=0.0,
+                              elevation_deg=0.0, roll_deg=0.0)
+    seg = {}
+    for neckline in ("crew", "bare_shoulders"):
+        s = dataclasses.replace(scene, camera=far, head_pose=HeadPose(0.0, 0.0, 0.0),
+                                clothing=dataclasses.replace(scene.clothing, neckline=neckline))
+        verts = model.scene_vertices(s)
+        cam = scene_camera(model, s, verts, 96, 96)
+        seg[neckline] = renderer.render(s, verts, cam).segmentation
+    cloth = {k: v == CLASSES.index("clothing") for k, v in seg.items()}
+    assert cloth["crew"].sum() > 1.2 * cloth["bare_shoulders"].sum()
+    assert np.mean(cloth["crew"][cloth["bare_shoulders"]]) > 0.98
+    rest = model.mean[: 3 * model.n_vertices].reshape(-1, 3)
+    throat = model.region_mask("neck") & (rest[:, 2] > -0.045) & (rest[:, 2] < -0.02) & (rest[:, 1] < -0.04)
+    uv, _ = cam.project(verts[throat])
+    px = np.clip(np.floor(uv).astype(int), 0, 95)
+    for k in seg:
+        assert np.mean(seg[k][px[:, 1], px[:, 0]] == CLASSES.index("neck")) > 0.7, k
+
+
 def test_a_held_object_occludes_the_mouth(renderer, model):
     """A phone 5 cm in front of the mouth, screen to the camera: the mouth points are occluded,
     the eyes are not, and the phone's pixels are the occluder class."""
