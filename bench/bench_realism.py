@@ -18,7 +18,10 @@ expression, pose and camera in both):
   rendered before them (teeth, skin maps and the garment edge cannot be switched off: they are in
   both looks);
 - ``hdri``: the default scene without strand hair, occluders and camera finish;
-- ``new``: the default scene config.
+- ``new``: the default scene config;
+- ``level``: the default scenes with the head's pitch and the camera's elevation set to 0 after
+  sampling (nothing else changes): how much of what the judge misses is the faces being turned up
+  or down, a pose its frontal detector was not trained on, rather than their look.
 
     python bench/bench_realism.py --num 200 [--predictor shape_predictor_68_face_landmarks.dat]
     python bench/bench_realism.py --num 24 --cost     # time per image, looks interleaved per scene
@@ -244,7 +247,13 @@ def offset_table(name, verdicts, yaws) -> dict:
     return out
 
 
-def render_look(cfg, args, model, specs):
+def level(scene):
+    """The same scene with the head level and the camera at its height (``level`` look)."""
+    return dataclasses.replace(scene, head_pose=dataclasses.replace(scene.head_pose, pitch_deg=0.0),
+                               camera=dataclasses.replace(scene.camera, elevation_deg=0.0))
+
+
+def render_look(cfg, args, model, specs, adjust=None):
     from facegen.generator.backends import make_renderer
 
     renderer = make_renderer("cycles", model=model, samples=args.samples)
@@ -252,6 +261,8 @@ def render_look(cfg, args, model, specs):
     try:
         for i in range(args.num):
             scene = sample_scene(cfg, args.seed, i)
+            if adjust is not None:
+                scene = adjust(scene)
             verts = model.scene_vertices(scene)
             cam = scene_camera(model, scene, verts, args.size, args.size)
             res = renderer.render(scene, verts, cam, segmentation=False, depth=True)
@@ -278,6 +289,7 @@ def cost(args, looks, model) -> None:
         for i in range(args.num):
             for name in names:
                 scene = sample_scene(looks[name], args.seed, i)
+                scene = level(scene) if name == "level" else scene
                 verts = model.scene_vertices(scene)
                 cam = scene_camera(model, scene, verts, args.size, args.size)
                 t = time.perf_counter()
@@ -296,7 +308,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel (default 16, as facegen)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--predictor", default=None, help="shape_predictor_68_face_landmarks.dat (optional)")
-    ap.add_argument("--looks", default="old,new", help="comma-separated: old, hdri, new")
+    ap.add_argument("--looks", default="old,new", help="comma-separated: old, hdri, new, level")
     ap.add_argument("--spec", default="68", help="the 68-point spec whose labels are judged (default: shipped)")
     ap.add_argument("--baseline-spec", default=None,
                     help="another 68 spec judged on the same renders (e.g. tests/landmark_specs/data/68_v1.yaml)")
@@ -318,7 +330,7 @@ def main() -> None:
     no_hands = dataclasses.replace(default.hands, hand_probability=0.0)
     zero = Dist("constant", (0.0,))
     no_photo = dataclasses.replace(default.photo, metering=zero, sharpen=zero, noise=zero, jpeg_probability=0.0)
-    looks = {"new": default,
+    looks = {"new": default, "level": default,
              "hdri": dataclasses.replace(default, strands=no_strands, occluders=no_glasses, hands=no_hands,
                                          photo=no_photo),
              "old": dataclasses.replace(default, environment=no_hdri, strands=no_strands, occluders=no_glasses,
@@ -331,7 +343,8 @@ def main() -> None:
           "labels; square: from the square box of our 68 labels")
     print(f"{'look':5} {'|yaw|':>7} {'n':>4} {'detected':>9} {'median NME':>11} {'square':>11}   s/image")
     for name in args.looks.split(","):
-        images, labels, yaws, pitches, per_image = render_look(looks[name], args, model, specs)
+        images, labels, yaws, pitches, per_image = render_look(looks[name], args, model, specs,
+                                                               level if name == "level" else None)
         verdicts = judge(images, labels[0], args.predictor)
         tiles += images[:16]
         for lo, hi in BUCKETS:

@@ -150,3 +150,24 @@ def test_the_estimated_detector_box_follows_the_turn_of_the_face(fit):
     mbox = detector_style_box(mirrored)
     assert abs((mbox[0] + mbox[2]) / 2 - (256 - (box[0] + box[2]) / 2)) <= 1
     assert abs(mbox[1] - box[1]) <= 1 and abs((mbox[2] - mbox[0]) - (box[2] - box[0])) <= 1
+
+
+def test_the_level_look_changes_only_the_pitch(fit, model):
+    """bench_realism's ``level`` look: the same scene with the head's pitch and the camera's
+    elevation 0, so the face meets the camera level; every other draw is kept."""
+    from bench_realism import face_pitch_deg, face_yaw_deg, level
+
+    from facegen.generator.camera import scene_camera
+    from facegen.generator.config import load_scene_config
+    from facegen.generator.samplers import sample_scene
+
+    cfg = load_scene_config()
+    for i in range(40):
+        scene = sample_scene(cfg, 0, i)
+        flat = level(scene)
+        assert flat.identity == scene.identity and flat.lighting == scene.lighting
+        assert flat.head_pose.yaw_deg == scene.head_pose.yaw_deg and flat.head_pose.roll_deg == scene.head_pose.roll_deg
+        verts = model.scene_vertices(flat)
+        cam = scene_camera(model, flat, verts, 128, 128)
+        assert abs(face_pitch_deg(flat, cam)) < 12, i  # target jitter and roll leave a little
+        assert abs(face_yaw_deg(flat, cam)) < 95
