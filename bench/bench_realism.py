@@ -353,9 +353,9 @@ def main() -> None:
                 continue
             rate = np.mean([verdicts[k][0] for k in sel])
             nme, square = (np.median([verdicts[k][j] for k in sel]) if args.predictor else float("nan") for j in (1, 2))
-            level = [k for k in sel if pitches[k] < PITCH_SPLIT]
+            near_level = [k for k in sel if pitches[k] < PITCH_SPLIT]
             split = " ".join(f"{np.mean([verdicts[k][0] for k in part]):.0%} of {len(part)}" if part else "-"
-                             for part in (level, [k for k in sel if pitches[k] >= PITCH_SPLIT]))
+                             for part in (near_level, [k for k in sel if pitches[k] >= PITCH_SPLIT]))
             print(f"{name:5} {f'{lo}-{hi}':>7} {len(sel):>4} {rate:>8.0%} {nme:>11.1f} {square:>11.1f}   {per_image:.2f}"
                   f"   (|pitch| < {PITCH_SPLIT} / >=: detected {split})")
         if args.predictor:
