@@ -163,6 +163,19 @@ def cheek_weights(model) -> np.ndarray:
     return out * model.region_mask("face_skin")
 
 
+def iris_masks(model) -> tuple[np.ndarray, np.ndarray]:
+    """``(V,)`` bool masks of the mesh eyeballs' vertices within 38 / 16 degrees of the rest gaze
+    (-y): the iris and the pupil where an eye is drawn from its mesh (raster, a bystander)."""
+    rest = model.mean[: 3 * model.n_vertices].reshape(-1, 3)
+    iris, pupil = np.zeros(len(rest), bool), np.zeros(len(rest), bool)
+    for name in ("eyeball_left", "eyeball_right"):
+        eye = np.flatnonzero(model.region_mask(name))
+        d = rest[eye] - rest[eye].mean(axis=0)
+        cos = -d[:, 1] / np.linalg.norm(d, axis=1)
+        iris[eye], pupil[eye] = cos > np.cos(np.radians(38)), cos > np.cos(np.radians(16))
+    return iris, pupil
+
+
 class Albedo:
     """Per-vertex albedo of a head model for any SceneParams: ``albedo(scene) -> (V, 3)`` sRGB.
 

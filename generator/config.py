@@ -233,6 +233,15 @@ class PhotoConfig:
 
 
 @dataclass(frozen=True)
+class BystanderConfig:
+    bystander_probability: float = ranged(0, 1)  # share of scenes with a second person behind the subject (Cycles)
+    behind_m: Dist = ranged(0.2, 20)  # its face this much farther from the camera than the subject's
+    across: Dist = ranged(0, 1.5)  # |image x| of its face, a share of the half width at its distance (either side)
+    up_m: Dist = ranged(-1, 1)  # its face above (+) or below the subject's
+    yaw_deg: Dist = ranged(-180, 180)  # its head turned from facing the camera
+
+
+@dataclass(frozen=True)
 class SceneConfig:
     identity: IdentityConfig
     expression: ExpressionConfig
@@ -251,6 +260,7 @@ class SceneConfig:
     skin_detail: SkinDetailConfig
     hands: HandsConfig
     photo: PhotoConfig
+    bystander: BystanderConfig
 
 
 _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probability", "smile_probability",
@@ -258,7 +268,8 @@ _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probabi
                        "beard_probability", "occluder_probability", "hdri_probability",
                        "background_visible_probability", "defocus_probability", "extra_lights_probability",
                        "strand_probability", "glasses_probability", "sunglasses_probability", "object_probability",
-                       "hand_probability", "left_probability", "jpeg_probability"}
+                       "hand_probability", "left_probability", "jpeg_probability",
+                       "bystander_probability"}
 # Equirectangular HDRIs shipped in the bpy wheel (bpy/5.0/datafiles/studiolights/world/*.exr: Poly Haven
 # maps, CC0, licence.txt beside them), 1024x512. The cycles backend finds them there.
 HDRI_NAMES = ("city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset")

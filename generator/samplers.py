@@ -12,7 +12,7 @@ import numpy as np
 from facegen.generator.config import SceneConfig
 from facegen.generator.hair import STYLE_LENGTH_M
 from facegen.generator.head_model import Expression, Gaze, HeadPose
-from facegen.generator.scene import (BackgroundParams, CameraParams, ClothingParams, EnvironmentParams, EyeParams,
+from facegen.generator.scene import (BackgroundParams, BystanderParams, CameraParams, ClothingParams, EnvironmentParams, EyeParams,
                                      HairParams, HandParams, IdentityParams, LightingParams, LightParams, NO_ENVIRONMENT, NO_STRANDS, OccluderParams, PhotoParams,
                                      SceneParams, SkinDetailParams, SkinParams, StrandParams)
 
@@ -21,7 +21,8 @@ IDENTITY_COMPONENTS = 80
 NOMINAL_HEAD_HEIGHT_M = 0.25
 # New sections go at the end: a section's generator depends only on its position here.
 SECTIONS = ("identity", "expression", "gaze", "head_pose", "camera", "lighting", "skin", "eyes", "hair",
-            "background", "clothing", "environment", "strands", "occluders", "skin_detail", "hands", "photo")
+            "background", "clothing", "environment", "strands", "occluders", "skin_detail", "hands", "photo",
+            "bystander")
 # Skin tone centre of each ancestry (0 very light .. 1 very dark).
 ANCESTRY_TONE = {"african": 0.8, "asian": 0.35, "caucasian": 0.15}
 # Face units left to the gaze (they move the lids with the eyes) and pairs handled explicitly.
@@ -246,6 +247,26 @@ def sample_photo(cfg, rng: np.random.Generator) -> PhotoParams:
     return PhotoParams(*values, quality if jpeg else 0, int(rng.integers(2 ** 31)))
 
 
+def sample_clothing(cfg, rng: np.random.Generator) -> ClothingParams:
+    return ClothingParams((cfg.hue.sample(rng), cfg.saturation.sample(rng), cfg.value.sample(rng)),
+                          str(cfg.neckline.sample(rng)), cfg.neckline_depth_m.sample(rng))
+
+
+def sample_bystander(cfg: SceneConfig, rng: np.random.Generator) -> BystanderParams:
+    """A second person: who, how they look and where, from the scene config's person sections and
+    its ``bystander`` section; every draw is made whatever the outcome."""
+    b = cfg.bystander
+    present = bool(rng.random() < b.bystander_probability)
+    identity = sample_identity(cfg.identity, rng)
+    expression = sample_expression(cfg.expression, Gaze(0.0, 0.0), rng)
+    pose = HeadPose(b.yaw_deg.sample(rng), cfg.head_pose.pitch_deg.sample(rng), cfg.head_pose.roll_deg.sample(rng))
+    skin, hair = sample_skin(cfg.skin, identity, rng), sample_hair(cfg.hair, identity, rng)
+    clothing = sample_clothing(cfg.clothing, rng)
+    side = 1.0 if rng.random() < 0.5 else -1.0
+    return BystanderParams(present, identity, expression, pose, skin, hair, clothing, b.behind_m.sample(rng),
+                           side * b.across.sample(rng), b.up_m.sample(rng))
+
+
 def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     """All parameters of sample ``index`` of the dataset with ``seed``: a pure function."""
     rngs = scene_rngs(seed, index)
@@ -255,7 +276,6 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     p = rngs["head_pose"]
     pose = HeadPose(cfg.head_pose.yaw_deg.sample(p), cfg.head_pose.pitch_deg.sample(p),
                     cfg.head_pose.roll_deg.sample(p))
-    c = rngs["clothing"]
     e = rngs["eyes"]
     hair = sample_hair(cfg.hair, identity, rngs["hair"])
     eyes = EyeParams(str(cfg.eyes.iris_color.sample(e)), cfg.eyes.iris_brightness.sample(e),
@@ -269,13 +289,12 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
         skin=sample_skin(cfg.skin, identity, rngs["skin"]), eyes=eyes,
         hair=hair,
         background=sample_background(cfg.background, rngs["background"]),
-        clothing=ClothingParams((cfg.clothing.hue.sample(c), cfg.clothing.saturation.sample(c),
-                                 cfg.clothing.value.sample(c)),
-                                str(cfg.clothing.neckline.sample(c)), cfg.clothing.neckline_depth_m.sample(c)),
+        clothing=sample_clothing(cfg.clothing, rngs["clothing"]),
         environment=sample_environment(cfg.environment, rngs["environment"]),
         strands=sample_strands(cfg.strands, hair, rngs["strands"]),
         occluders=sample_occluders(cfg.occluders, rngs["occluders"]),
         skin_detail=sample_skin_detail(cfg.skin_detail, rngs["skin_detail"]),
         hands=sample_hands(cfg.hands, rngs["hands"]),
         photo=sample_photo(cfg.photo, rngs["photo"]),
+        bystander=sample_bystander(cfg, rngs["bystander"]),
     )

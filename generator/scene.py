@@ -222,6 +222,29 @@ NO_PHOTO = PhotoParams(0.0, 0.0, 1.0, 0.0, 0, 0)
 
 
 @dataclass(frozen=True)
+class BystanderParams:
+    """A second person behind the subject (Cycles; ``bystander`` section), out of focus when the
+    scene is defocused. Not labelled: the labels are the subject's, and its pixels are background."""
+
+    present: bool
+    identity: IdentityParams
+    expression: Expression
+    head_pose: HeadPose  # its own turn, on top of facing the camera
+    skin: SkinParams
+    hair: HairParams
+    clothing: ClothingParams
+    behind_m: float  # its face this much farther from the camera than the subject's
+    across: float  # its face's image x, a share of the half width at its distance (- left, + right)
+    up_m: float  # its face above (+) or below the subject's, metres
+
+
+NO_BYSTANDER = BystanderParams(False, IdentityParams((), (), 0.0), Expression(), HeadPose(0.0, 0.0, 0.0),
+                               SkinParams(0.5, 0.5, 0.5, 1.0, 0.5, 0.0, 0.0, 0.3),
+                               HairParams(False, 0.5, 0.0, 0.0, 0.0, False, 0.5), ClothingParams((0.0, 0.0, 0.5)),
+                               1.0, 0.6, 0.0)
+
+
+@dataclass(frozen=True)
 class SceneParams:
     seed: int  # dataset seed
     index: int  # sample index within the dataset
@@ -242,6 +265,7 @@ class SceneParams:
     skin_detail: SkinDetailParams = NO_SKIN_DETAIL  # as environment
     hands: HandParams = NO_HANDS  # as environment
     photo: PhotoParams = NO_PHOTO  # as environment
+    bystander: BystanderParams = NO_BYSTANDER  # as environment
 
     def to_dict(self) -> dict:
         """Plain JSON-able data (tuples become lists)."""

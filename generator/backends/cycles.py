@@ -40,6 +40,7 @@ of the segmentation come from the render's own cover.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import tempfile
@@ -54,10 +55,10 @@ from facegen.generator.backends import RenderResult
 from facegen.generator.backends.cycles_hair import HairSystems, aov_output
 from facegen.generator.hair import HairLayout
 from facegen.generator.mouth_parts import MouthParts
-from facegen.generator.scene import NO_OCCLUDERS
+from facegen.generator.scene import NO_OCCLUDERS, NO_STRANDS
 from facegen.generator.camera import face_centre
 from facegen.generator.config import HDRI_SUFFIXES
-from facegen.generator.head_model import HeadModel, fit_rotation
+from facegen.generator.head_model import Gaze, HeadModel, fit_rotation
 from facegen.generator.zbuffer import rasterize
 from facegen.generator.segmentation import CLASSES, face_classes, vertex_classes
 
@@ -161,6 +162,7 @@ class Renderer:
         self._build_objects()
         self._build_hands()
         self._build_eyes()
+        self._build_bystander()
         self._build_world()
         self._lights = [self._new_light(i) for i in range(3)]
         cam_data = bpy.data.cameras.new("camera")
@@ -501,6 +503,26 @@ class Renderer:
         tree.links.new(camera_pick.outputs["Shader"], mix.inputs[2])
         tree.links.new(mix.outputs["Shader"], out.inputs["Surface"])
 
+    def _build_bystander(self) -> None:
+        """A second bust (eyeballs included, drawn from the mesh as the raster backend does) with one
+        plain material on the per-vertex albedo; shown when the scene has a bystander."""
+        model = self.model
+        mesh = bpy.data.meshes.new("bystander")
+        mesh.from_pydata(model.vertices().tolist(), [], model.faces.tolist())
+        mesh.polygons.foreach_set("use_smooth", np.ones(len(model.faces), bool))
+        mesh.color_attributes.new("albedo", "FLOAT_COLOR", "POINT")
+        mat = bpy.data.materials.new("bystander")
+        bsdf = mat.node_tree.nodes["Principled BSDF"]
+        albedo = mat.node_tree.nodes.new("ShaderNodeAttribute")
+        albedo.attribute_name = "albedo"
+        mat.node_tree.links.new(albedo.outputs["Color"], bsdf.inputs["Base Color"])
+        bsdf.inputs["Roughness"].default_value = 0.55
+        mesh.materials.append(mat)
+        self.bystander = bpy.data.objects.new("bystander", mesh)
+        self.bystander.hide_render = True
+        self.scene.collection.objects.link(self.bystander)
+        self._iris, self._pupil = appearance.iris_masks(model)
+
     def _new_light(self, i: int):
         data = bpy.data.lights.new(f"light{i}", "AREA")
         data.shape = "DISK"
@@ -579,6 +601,46 @@ class Renderer:
         for pos, colour in stops[1:]:
             elements.new(float(pos)).color = (*appearance.linear(colour), 1.0)
         self._eye_bsdf.inputs["Coat Roughness"].default_value = eyes.cornea_roughness
+
+    def _update_bystander(self, scene, camera, centre: np.ndarray) -> None:
+        """Pose, colour and place the scene's bystander: its face ``behind_m`` farther along the
+        optical axis than the subject's (``centre``), ``across`` of the half width at that distance
+        to the side and ``up_m`` up, lower where the bust's cut would show in the frame; its body
+        turned about the vertical to face the camera."""
+        b = scene.bystander
+        self.bystander.hide_render = not b.present
+        if not b.present:
+            return
+        person = dataclasses.replace(scene, identity=b.identity, expression=b.expression, gaze=Gaze(0.0, 0.0),
+                                     head_pose=b.head_pose, skin=b.skin, hair=b.hair, clothing=b.clothing,
+                                     strands=NO_STRANDS)
+        verts = self.model.scene_vertices(person).astype(np.float64)
+        rgb = self._albedo_of.albedo(person)
+        rgb[self._iris] = appearance.iris_rgb("brown", 0.5)
+        rgb[self._pupil] = appearance.PUPIL
+        rgba = np.concatenate([appearance.linear(rgb), np.ones((len(rgb), 1))], axis=1).astype(np.float32)
+        own = face_centre(verts, self._regions["eyeball_left"], self._regions["eyeball_right"], self._regions["lips"])
+        position, right, forward = camera.position, camera.R[0], camera.R[2]
+        depth = float(forward @ (centre - position)) + b.behind_m
+        half_width = depth * camera.width / (2.0 * camera.K[0, 0])
+        target = position + forward * depth + right * (b.across * half_width) + np.array([0.0, 0.0, b.up_m])
+        to_camera = position - target
+        turn = np.arctan2(to_camera[0], -to_camera[1])  # the model faces -y; this turns -y toward the camera
+        c, s = np.cos(turn), np.sin(turn)
+        rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        placed = (verts - own) @ rot.T + target
+        # A bust's cut must not show: lower it until its lowest vertices are below the frame.
+        bottom = placed[:, 2] < placed[:, 2].min() + 0.02
+        for _ in range(3):
+            uv, z = camera.project(placed[bottom])
+            gap = 1.02 * camera.height - uv[:, 1].min()
+            if gap <= 0:
+                break
+            placed[:, 2] -= gap * float(z.max()) / camera.K[0, 0]
+        mesh = self.bystander.data
+        mesh.vertices.foreach_set("co", placed.astype(np.float32).ravel())
+        mesh.color_attributes["albedo"].data.foreach_set("color", rgba.ravel())
+        mesh.update()
 
     def _update_lights(self, scene, centre: np.ndarray) -> None:
         lighting = scene.lighting
@@ -697,6 +759,7 @@ class Renderer:
         self._update_object(scene, vertices, camera)
         self._update_hands(scene, vertices)
         self._update_eyes(scene, vertices)
+        self._update_bystander(scene, camera, centre)
         self._update_lights(scene, centre)
         self._update_background(scene)
         self._update_camera(camera)

@@ -108,7 +108,7 @@ class Renderer:
         name = model.region_names.index
         self._centre_regions = [np.flatnonzero(model.regions == name(n)) for n in ("eyeball_left", "eyeball_right", "lips")]
         self._region = {n: model.regions == name(n) for n in model.region_names}
-        self._iris, self._pupil = self._iris_vertices()
+        self._iris, self._pupil = appearance.iris_masks(model)
         self._albedo_of = appearance.Albedo(model)
         # Two primitives (glossy eyes, the rest); the faces of each class get their own vertex copies
         # whose colour alpha is the class code. The scalp counts as hair; its code follows scalp_hair.
@@ -140,16 +140,6 @@ class Renderer:
         self._gl = None  # pyrender.OffscreenRenderer of the last image size
         self._occluder_layout = occluders.OccluderLayout(model)
         self._mouth = MouthParts(model)
-
-    def _iris_vertices(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(V,)`` bool masks of eyeball vertices within 38 / 16 degrees of the rest gaze (-y)."""
-        rest = self.model.mean[: 3 * self.model.n_vertices].reshape(-1, 3)
-        iris, pupil = np.zeros(len(rest), bool), np.zeros(len(rest), bool)
-        for eye in self._centre_regions[:2]:
-            d = rest[eye] - rest[eye].mean(axis=0)
-            cos = -d[:, 1] / np.linalg.norm(d, axis=1)
-            iris[eye], pupil[eye] = cos > np.cos(np.radians(38)), cos > np.cos(np.radians(16))
-        return iris, pupil
 
     def _albedo(self, scene) -> np.ndarray:
         """``(V, 4)`` float32 linear per-vertex albedo (alpha 1, replaced by the class code) of a

@@ -89,3 +89,19 @@ def test_camera_frames_the_face(scenes):
 def test_negative_seed_or_index_rejected(cfg):
     with pytest.raises(ValueError):
         sample_scene(cfg, -1, 0)
+
+
+def test_bystander_draws_are_their_own(cfg, tmp_path):
+    """The bystander section: about bystander_probability of scenes have one, within the drawn
+    ranges; making it certain changes nothing else, not even who the bystander is."""
+    path = tmp_path / "crowd.yaml"
+    path.write_text("bystander:\n  bystander_probability: 1.0\n")
+    crowd = load_scene_config(path)
+    for i in range(20):
+        a, b = sample_scene(cfg, 3, i), sample_scene(crowd, 3, i)
+        assert b.bystander.present and dataclasses.replace(a, bystander=b.bystander) == b
+        assert dataclasses.replace(a.bystander, present=True) == b.bystander
+    people = [sample_scene(cfg, 3, i).bystander for i in range(400)]
+    assert 30 <= sum(p.present for p in people) <= 95  # 0.15 of 400 = 60
+    assert all(0.5 <= p.behind_m <= 2.0 and 0.45 <= abs(p.across) <= 1.0 for p in people)
+    assert len({p.identity for p in people}) == 400 and {p.across > 0 for p in people} == {True, False}

@@ -16,7 +16,7 @@ from facegen.generator.config import load_scene_config  # noqa: E402
 from facegen.generator.zbuffer import rasterize  # noqa: E402
 from facegen.generator.samplers import sample_scene  # noqa: E402
 from facegen.generator.projection import load_spec, project_landmarks  # noqa: E402
-from facegen.generator.scene import NO_HANDS, NO_OCCLUDERS, NO_PHOTO, NO_STRANDS  # noqa: E402
+from facegen.generator.scene import NO_BYSTANDER, NO_HANDS, NO_OCCLUDERS, NO_PHOTO, NO_STRANDS  # noqa: E402
 from facegen.generator.segmentation import CLASSES  # noqa: E402
 
 
@@ -44,12 +44,12 @@ def _denoised(renderer, samples=16):
 def _sample(model, index, size=96, strands=False):
     """A sampled scene; its HDRI (if any) lights it but is neither seen nor defocused, so that the
     geometric checks below see sharp outlines and the backdrop of the background section; no
-    strand hair unless ``strands``, no glasses, objects or hands (not part of the head mesh those
-    checks compare with)."""
+    strand hair unless ``strands``, no glasses, objects, hands or bystander (not part of the head
+    mesh those checks compare with)."""
     scene = sample_scene(load_scene_config(), 21, index)
     env = dataclasses.replace(scene.environment, background_visible=False, defocus=False)
     scene = dataclasses.replace(scene, environment=env, strands=scene.strands if strands else NO_STRANDS,
-                                occluders=NO_OCCLUDERS, hands=NO_HANDS)
+                                occluders=NO_OCCLUDERS, hands=NO_HANDS, bystander=NO_BYSTANDER)
     verts = model.scene_vertices(scene)
     return scene, verts, scene_camera(model, scene, verts, size, size)
 
@@ -348,6 +348,35 @@ def test_a_crew_top_covers_the_shoulders_that_an_off_shoulder_top_leaves_bare(re
     px = np.clip(np.floor(uv).astype(int), 0, 95)
     for k in seg:
         assert np.mean(seg[k][px[:, 1], px[:, 0]] == CLASSES.index("neck")) > 0.7, k
+
+
+def test_a_bystander_stands_behind_in_frame_and_leaves_the_labels_alone(renderer, model):
+    """A second person drawn into a scene: seen beside the subject (the image changes there and
+    hardly on the subject's face), farther from the camera, its bust's cut below the frame, and
+    the segmentation (the subject's classes and covers) exactly as without it."""
+    cfg = load_scene_config()
+    person = next(s.bystander for s in (sample_scene(cfg, 0, i) for i in range(100)) if s.bystander.present)
+    scene, verts, cam = _sample(model, 1)
+    res = {}
+    for present in (False, True):
+        s = dataclasses.replace(scene, bystander=dataclasses.replace(person, present=present, across=0.8, up_m=0.0))
+        res[present] = renderer.render(s, verts, cam)
+    assert np.array_equal(res[True].segmentation, res[False].segmentation)
+    placed = np.empty(len(renderer.bystander.data.vertices) * 3, np.float32)
+    renderer.bystander.data.vertices.foreach_get("co", placed)
+    uv, z = cam.project(placed.reshape(-1, 3).astype(np.float64))
+    _, z_subject = cam.project(verts.astype(np.float64))
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < 96) & (uv[:, 1] >= 0) & (uv[:, 1] < 96)
+    assert inside.mean() > 0.05 and np.median(z) > np.median(z_subject) + 0.3
+    lowest = placed.reshape(-1, 3)[:, 2] < placed.reshape(-1, 3)[:, 2].min() + 0.02
+    assert uv[lowest, 1].min() >= 96  # the cut is below the frame
+    diff = np.abs(res[True].rgb.astype(float) - res[False].rgb.astype(float)).max(axis=-1)
+    px = np.clip(np.floor(uv[inside]).astype(int), 0, 95)
+    there = np.zeros((96, 96), bool)
+    there[px[:, 1], px[:, 0]] = True
+    face = res[False].segmentation == CLASSES.index("skin")
+    assert np.median(diff[there & ~face & (res[False].segmentation == 0)]) > 10
+    assert np.median(diff[face]) < 4
 
 
 def test_a_held_object_occludes_the_mouth(renderer, model):
