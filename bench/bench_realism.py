@@ -253,16 +253,20 @@ def level(scene):
                                camera=dataclasses.replace(scene.camera, elevation_deg=0.0))
 
 
-def render_look(cfg, args, model, specs, adjust=None):
+def look_scene(looks, name, seed, index):
+    """Scene ``index`` of look ``name``: drawn from its config, then levelled for ``level``."""
+    scene = sample_scene(looks[name], seed, index)
+    return level(scene) if name == "level" else scene
+
+
+def render_look(looks, name, args, model, specs):
     from facegen.generator.backends import make_renderer
 
     renderer = make_renderer("cycles", model=model, samples=args.samples)
     images, labels, yaws, pitches, t = [], [[] for _ in specs], [], [], time.perf_counter()
     try:
         for i in range(args.num):
-            scene = sample_scene(cfg, args.seed, i)
-            if adjust is not None:
-                scene = adjust(scene)
+            scene = look_scene(looks, name, args.seed, i)
             verts = model.scene_vertices(scene)
             cam = scene_camera(model, scene, verts, args.size, args.size)
             res = renderer.render(scene, verts, cam, segmentation=False, depth=True)
@@ -288,8 +292,7 @@ def cost(args, looks, model) -> None:
     try:
         for i in range(args.num):
             for name in names:
-                scene = sample_scene(looks[name], args.seed, i)
-                scene = level(scene) if name == "level" else scene
+                scene = look_scene(looks, name, args.seed, i)
                 verts = model.scene_vertices(scene)
                 cam = scene_camera(model, scene, verts, args.size, args.size)
                 t = time.perf_counter()
@@ -343,8 +346,7 @@ def main() -> None:
           "labels; square: from the square box of our 68 labels")
     print(f"{'look':5} {'|yaw|':>7} {'n':>4} {'detected':>9} {'median NME':>11} {'square':>11}   s/image")
     for name in args.looks.split(","):
-        images, labels, yaws, pitches, per_image = render_look(looks[name], args, model, specs,
-                                                               level if name == "level" else None)
+        images, labels, yaws, pitches, per_image = render_look(looks, name, args, model, specs)
         verdicts = judge(images, labels[0], args.predictor)
         tiles += images[:16]
         for lo, hi in BUCKETS:
