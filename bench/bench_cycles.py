@@ -7,7 +7,10 @@
 overhead: per sample, in one run, alternating (a) ``bpy.ops.render.render()`` of a scene that
 is already set up (no updates, no readback) and (b) the backend's ``render()`` (scene updates,
 render, PNG readback, segmentation and depth). Goal (b)/(a) <= 1.10.
-memory: resident set size after the first 50 samples and after ``--n``; goal: < 50 MB growth.
+memory: resident set size read after every sample. Growth = median of the last 100 readings
+minus the median of readings 51..150 (after warm-up: HDRIs, object meshes and the bystander load
+on first use), so one reading at either end of the allocator's ~+-40 MB band cannot decide it;
+the least-squares trend over readings 51..n is printed beside it. Goal: < 50 MB growth.
 """
 
 from __future__ import annotations
@@ -83,20 +86,39 @@ def quality(args, model, cfg) -> None:
         print(f"  {spp:3d} spp: {np.mean([r[1] for r in sel]):5.1f} dB  {np.mean([r[2] for r in sel]):.2f} s/image")
 
 
+WARMUP = 50   # readings before this many samples are not compared
+WINDOW = 100  # readings per median
+
+
+def rss_growth(readings, warmup: int = WARMUP, window: int = WINDOW) -> tuple[float, float, float, float]:
+    """(early median, late median, growth, trend in MB per 100 samples) of RSS readings taken
+    after samples 1, 2, ..., n: early = readings warmup+1 .. warmup+window, late = the last
+    `window`; trend = least-squares slope over readings warmup+1 .. n."""
+    r = np.asarray(readings, dtype=float)
+    if r.size < warmup + 2 * window:
+        raise ValueError(f"need at least {warmup + 2 * window} readings, got {r.size}")
+    early = float(np.median(r[warmup:warmup + window]))
+    late = float(np.median(r[-window:]))
+    x = np.arange(warmup, r.size, dtype=float)
+    slope = float(np.polyfit(x, r[warmup:], 1)[0]) * 100.0
+    return early, late, late - early, slope
+
+
 def memory(args, model, cfg) -> None:
     r = make_renderer("cycles", model=model, samples=1, denoise=False)
-    first = None
+    readings = []
     t0 = time.perf_counter()
     for i in range(args.n):
         r.render(*_inputs(model, cfg, i, args.size))
-        if i == 49:
-            first = _rss_mb()
+        readings.append(_rss_mb())
         if (i + 1) % 100 == 0:
-            print(f"  {i + 1} samples: RSS {_rss_mb():.1f} MB ({(time.perf_counter() - t0) / (i + 1):.3f} s/sample)",
+            print(f"  {i + 1} samples: RSS {readings[-1]:.1f} MB, median of the last 100 "
+                  f"{np.median(readings[-100:]):.1f} MB ({(time.perf_counter() - t0) / (i + 1):.3f} s/sample)",
                   flush=True)
-    last = _rss_mb()
-    print(f"RSS after 50 samples {first:.1f} MB, after {args.n}: {last:.1f} MB, growth {last - first:+.1f} MB "
-          f"(goal < 50 MB)")
+    early, late, growth, slope = rss_growth(readings)
+    print(f"RSS median over samples {WARMUP + 1}..{WARMUP + WINDOW}: {early:.1f} MB, over the last {WINDOW}: "
+          f"{late:.1f} MB; growth {growth:+.1f} MB (goal < 50 MB); trend {slope:+.2f} MB per 100 samples; "
+          f"single readings after {WARMUP} and {args.n}: {readings[WARMUP - 1]:.1f} / {readings[-1]:.1f} MB")
 
 
 def main() -> None:
@@ -107,6 +129,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=16)
     args = parser.parse_args()
     args.n = args.n or {"overhead": 6, "quality": 3, "memory": 1000}[args.what]
+    if args.what == "memory" and args.n < WARMUP + 2 * WINDOW:
+        parser.error(f"memory needs --n >= {WARMUP + 2 * WINDOW}")
     args.size = args.size or (64 if args.what == "memory" else 256)
     model, cfg = HeadModel.load(), load_scene_config()
     {"overhead": overhead, "quality": quality, "memory": memory}[args.what](args, model, cfg)
