@@ -68,12 +68,17 @@ def look_at(position: np.ndarray, target: np.ndarray, roll_deg: float = 0.0) -> 
     return roll @ rot
 
 
+def lens_direction(params: CameraParams) -> np.ndarray:
+    """(3,) unit vector from the look-at point toward the camera, world axes (azimuth about the
+    vertical axis, 0 in front (-y); elevation above the horizon)."""
+    az, el = np.radians(params.azimuth_deg), np.radians(params.elevation_deg)
+    return np.array([np.sin(az) * np.cos(el), -np.cos(az) * np.cos(el), np.sin(el)])
+
+
 def make_camera(params: CameraParams, centre: np.ndarray, width: int, height: int) -> Camera:
     """The camera of ``params`` for an image of ``width x height`` aimed at ``centre`` (+ offset)."""
     target = np.asarray(centre, np.float64) + np.asarray(params.target_offset_m, np.float64)
-    az, el = np.radians(params.azimuth_deg), np.radians(params.elevation_deg)
-    direction = np.array([np.sin(az) * np.cos(el), -np.cos(az) * np.cos(el), np.sin(el)])
-    position = target + params.distance_m * direction
+    position = target + params.distance_m * lens_direction(params)
     rot = look_at(position, target, params.roll_deg)
     fx = params.focal_length_mm / params.sensor_width_mm * width
     cx = width / 2.0 + params.principal_point_offset[0] * width

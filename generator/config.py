@@ -54,8 +54,10 @@ class ExpressionConfig:
 
 @dataclass(frozen=True)
 class GazeConfig:
-    yaw_deg: Dist = ranged(-45, 45)  # eyes relative to the head; > 0 toward the subject's left
+    yaw_deg: Dist = ranged(-45, 45)  # eyes relative to the head when not looking at the camera; > 0 toward the subject's left
     pitch_deg: Dist = ranged(-45, 45)  # > 0 up
+    at_camera_probability: float = ranged(0, 1)  # share of subjects looking into the lens, whatever the head's pose
+    at_camera_jitter_deg: Dist = ranged(-10, 10)  # their eyes' miss of the lens, each of yaw and pitch
 
 
 @dataclass(frozen=True)

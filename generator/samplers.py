@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from facegen.generator.camera import lens_direction
 from facegen.generator.config import SceneConfig
 from facegen.generator.hair import STYLE_LENGTH_M
-from facegen.generator.head_model import Expression, Gaze, HeadPose
+from facegen.generator.head_model import Expression, Gaze, HeadPose, rotation_matrix
 from facegen.generator.scene import (BackgroundParams, BystanderParams, CameraParams, ClothingParams, EnvironmentParams, EyeParams,
                                      HairParams, HandParams, IdentityParams, LightingParams, LightParams, NO_ENVIRONMENT, NO_STRANDS, OccluderParams, PhotoParams,
                                      SceneParams, SkinDetailParams, SkinParams, StrandParams)
@@ -37,6 +38,12 @@ EXTRA_UNITS = ("browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft"
                "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight", "tongueOut")
 # Pairs of units that fire together (with some asymmetry): the name without Left/Right.
 _PAIRED = sorted({u[:-4] for u in EXTRA_UNITS if u.endswith("Left")})
+# Where the eyes sit relative to the face centre that cameras aim at, in the head's frame (x left,
+# y back, z up), metres: measured on the mean head (`camera.face_centre` against the eyeballs' centre).
+EYES_FROM_FACE_CENTRE_M = np.array([0.0, 0.013, 0.037])
+# How far eyes turn in the head, degrees: a subject turned farther looks at the lens from the
+# corners of the eyes, as far as they go (the default gaze clips).
+EYE_YAW_LIMIT_DEG, EYE_PITCH_LIMIT_DEG = 35.0, 25.0
 
 
 def scene_rngs(seed: int, index: int) -> dict[str, np.random.Generator]:
@@ -267,15 +274,31 @@ def sample_bystander(cfg: SceneConfig, rng: np.random.Generator) -> BystanderPar
                            side * b.across.sample(rng), b.up_m.sample(rng))
 
 
+def gaze_at_camera(pose: HeadPose, camera: CameraParams, jitter_deg: tuple[float, float] = (0.0, 0.0)) -> Gaze:
+    """The head-relative gaze of eyes looking into the lens of ``camera`` from a head posed by
+    ``pose``, plus ``jitter_deg`` (yaw, pitch), within the eyes' turn (EYE_*_LIMIT_DEG)."""
+    lens = np.asarray(camera.target_offset_m) + camera.distance_m * lens_direction(camera)  # from the face centre
+    v = rotation_matrix(pose.yaw_deg, pose.pitch_deg, pose.roll_deg).T @ lens - EYES_FROM_FACE_CENTRE_M
+    yaw = np.degrees(np.arctan2(v[0], -v[1])) + jitter_deg[0]  # as rotation_matrix turns (0, -1, 0)
+    pitch = np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1]))) + jitter_deg[1]
+    return Gaze(float(np.clip(yaw, -EYE_YAW_LIMIT_DEG, EYE_YAW_LIMIT_DEG)),
+                float(np.clip(pitch, -EYE_PITCH_LIMIT_DEG, EYE_PITCH_LIMIT_DEG)))
+
+
 def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     """All parameters of sample ``index`` of the dataset with ``seed``: a pure function."""
     rngs = scene_rngs(seed, index)
     identity = sample_identity(cfg.identity, rngs["identity"])
     g = rngs["gaze"]
     gaze = Gaze(cfg.gaze.yaw_deg.sample(g), cfg.gaze.pitch_deg.sample(g))
+    at_camera = g.random() < cfg.gaze.at_camera_probability  # drawn after the free gaze, always
+    jitter = (cfg.gaze.at_camera_jitter_deg.sample(g), cfg.gaze.at_camera_jitter_deg.sample(g))
     p = rngs["head_pose"]
     pose = HeadPose(cfg.head_pose.yaw_deg.sample(p), cfg.head_pose.pitch_deg.sample(p),
                     cfg.head_pose.roll_deg.sample(p))
+    camera = sample_camera(cfg.camera, rngs["camera"])
+    if at_camera:
+        gaze = gaze_at_camera(pose, camera, jitter)
     e = rngs["eyes"]
     hair = sample_hair(cfg.hair, identity, rngs["hair"])
     eyes = EyeParams(str(cfg.eyes.iris_color.sample(e)), cfg.eyes.iris_brightness.sample(e),
@@ -284,7 +307,7 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     return SceneParams(
         seed=int(seed), index=int(index), identity=identity,
         expression=sample_expression(cfg.expression, gaze, rngs["expression"]),
-        gaze=gaze, head_pose=pose, camera=sample_camera(cfg.camera, rngs["camera"]),
+        gaze=gaze, head_pose=pose, camera=camera,
         lighting=sample_lighting(cfg.lighting, rngs["lighting"]),
         skin=sample_skin(cfg.skin, identity, rngs["skin"]), eyes=eyes,
         hair=hair,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from facegen.generator.config import load_scene_config
+from facegen.generator import samplers
 from facegen.generator.samplers import IDENTITY_COMPONENTS, sample_scene
 from facegen.generator.scene import SceneParams
 
@@ -40,13 +41,78 @@ def test_sections_draw_independently(cfg, tmp_path):
     # Changing the gaze distribution changes gaze (and the lids that follow it) but no identity,
     # camera or lighting draw.
     path = tmp_path / "gaze.yaml"
-    path.write_text("gaze:\n  yaw_deg: [20, 30]\n")
+    path.write_text("gaze:\n  yaw_deg: [20, 30]\n  at_camera_probability: 0.0\n")
     other = load_scene_config(path)
     for i in range(10):
         a, b = sample_scene(cfg, 1, i), sample_scene(other, 1, i)
         assert a.identity == b.identity and a.camera == b.camera and a.lighting == b.lighting
         assert a.head_pose == b.head_pose and a.gaze != b.gaze
         assert 20 <= b.gaze.yaw_deg <= 30
+
+
+def _look_at_camera_error_deg(model, spec, scene) -> float:
+    """Angle between where the posed eyes point (eyeball centre to the spec's pupil, the iris
+    centre; both eyes averaged) and the direction from the eyes' midpoint to the camera."""
+    from facegen.generator.camera import scene_camera
+    from facegen.generator.projection import surface_points
+
+    posed = model.scene_vertices(scene)
+    camera = scene_camera(model, scene, posed, 256, 256)
+    posed = posed.astype(np.float64)
+    pupils = surface_points(posed, model.faces, spec.pupil_triangle, spec.pupil_bary)
+    centres = np.stack([posed[model.region_mask(f"eyeball_{side}")].mean(axis=0) for side in ("left", "right")])
+    looks = (pupils - centres) / np.linalg.norm(pupils - centres, axis=1, keepdims=True)
+    look = looks.mean(axis=0)
+    to_lens = camera.position - centres.mean(axis=0)
+    cos = look @ to_lens / np.linalg.norm(look) / np.linalg.norm(to_lens)
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def test_subjects_looking_at_the_camera_point_their_eyes_at_the_lens(model, tmp_path):
+    from facegen.generator.projection import load_spec
+
+    spec = load_spec("68", model)
+    # No jitter: the posed eyes (pupil = iris centre) aim at the camera centre, within 5 degrees
+    # (each identity's shape tilts its eyeballs' rest direction by up to ~3 degrees, and
+    # EYES_FROM_FACE_CENTRE_M is the mean head's), whenever the eyes can turn that far,
+    # whatever the head's pose and the camera's place; otherwise they stop at their limits.
+    path = tmp_path / "look.yaml"
+    path.write_text("gaze:\n  at_camera_probability: 1.0\n  at_camera_jitter_deg: 0.0\n"
+                    "head_pose:\n  pitch_deg: [-30, 30]\ncamera:\n  elevation_deg: [-20, 20]\n")
+    cfg = load_scene_config(path)
+    aimed = 0
+    for i in range(24):
+        scene = sample_scene(cfg, 4, i)
+        g = scene.gaze
+        at_limit = abs(g.yaw_deg) >= samplers.EYE_YAW_LIMIT_DEG or abs(g.pitch_deg) >= samplers.EYE_PITCH_LIMIT_DEG
+        if at_limit:
+            continue
+        aimed += 1
+        assert _look_at_camera_error_deg(model, spec, scene) < 5.0, (i, g)
+    assert aimed >= 10
+    # The same scenes with the free gaze miss the lens by far more.
+    path.write_text("gaze:\n  at_camera_probability: 0.0\nhead_pose:\n  pitch_deg: [-30, 30]\n"
+                    "camera:\n  elevation_deg: [-20, 20]\n")
+    free = load_scene_config(path)
+    misses = [_look_at_camera_error_deg(model, spec, sample_scene(free, 4, i)) for i in range(24)]
+    assert np.median(misses) > 12
+
+
+def test_at_camera_share_and_lids_follow(tmp_path):
+    cfg = load_scene_config()
+    assert cfg.gaze.at_camera_probability == 0.7
+    # Heads pitched up 30 degrees under a level camera: eyes at the lens look down, and so do the lids.
+    path = tmp_path / "up.yaml"
+    path.write_text("head_pose:\n  pitch_deg: 30.0\n  yaw_deg: 0.0\n  roll_deg: 0.0\n"
+                    "camera:\n  elevation_deg: 0.0\n  azimuth_deg: 0.0\n")
+    up = load_scene_config(path)
+    scenes = [sample_scene(up, 0, i) for i in range(200)]
+    looking = [s for s in scenes if s.gaze.pitch_deg < -20]
+    assert 0.6 < len(looking) / len(scenes) < 0.8  # at_camera_probability 0.7
+    for s in looking:
+        units = dict(s.expression.units)
+        assert units["eyeLookDownLeft"] > 0.6 and units["eyeLookDownRight"] > 0.6
+        assert "eyeLookUpLeft" not in units
 
 
 def test_default_ranges(scenes, model):
