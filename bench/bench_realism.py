@@ -45,7 +45,7 @@ from facegen.generator.config import load_scene_config
 from facegen.generator.distributions import Dist
 from facegen.generator.head_model import HeadModel, rotation_matrices
 from facegen.generator.projection import load_spec, project_landmarks
-from facegen.generator.samplers import sample_scene
+from facegen.generator.samplers import repose, sample_scene
 
 BUCKETS = ((0, 20), (20, 45), (45, 91))  # |yaw| degrees
 PITCH_SPLIT = 15  # |pitch| degrees: detection is also printed for faces turned up or down less / more
@@ -247,16 +247,17 @@ def offset_table(name, verdicts, yaws) -> dict:
     return out
 
 
-def level(scene):
-    """The same scene with the head level and the camera at its height (``level`` look)."""
-    return dataclasses.replace(scene, head_pose=dataclasses.replace(scene.head_pose, pitch_deg=0.0),
-                               camera=dataclasses.replace(scene.camera, elevation_deg=0.0))
+def level(cfg, scene):
+    """The same scene (sampled from ``cfg``) with the head level and the camera at its height
+    (``level`` look); eyes that look into the lens turn to it again, and their lids follow."""
+    return repose(cfg, scene, head_pose=dataclasses.replace(scene.head_pose, pitch_deg=0.0),
+                  camera=dataclasses.replace(scene.camera, elevation_deg=0.0))
 
 
 def look_scene(looks, name, seed, index):
     """Scene ``index`` of look ``name``: drawn from its config, then levelled for ``level``."""
     scene = sample_scene(looks[name], seed, index)
-    return level(scene) if name == "level" else scene
+    return level(looks[name], scene) if name == "level" else scene
 
 
 def render_look(looks, name, args, model, specs):

@@ -7,6 +7,8 @@ draws of the others unchanged, and no draw depends on worker count, batch or sha
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from facegen.generator.camera import lens_direction
@@ -285,20 +287,39 @@ def gaze_at_camera(pose: HeadPose, camera: CameraParams, jitter_deg: tuple[float
                 float(np.clip(pitch, -EYE_PITCH_LIMIT_DEG, EYE_PITCH_LIMIT_DEG)))
 
 
-def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
-    """All parameters of sample ``index`` of the dataset with ``seed``: a pure function."""
+def _eyes_and_lids(cfg: SceneConfig, seed: int, index: int, pose: HeadPose,
+                   camera: CameraParams) -> tuple[Gaze, Expression]:
+    """The gaze of sample (seed, index) for this head pose and camera, and its expression with
+    the lids following that gaze: the gaze and expression sections' draws."""
     rngs = scene_rngs(seed, index)
-    identity = sample_identity(cfg.identity, rngs["identity"])
     g = rngs["gaze"]
     gaze = Gaze(cfg.gaze.yaw_deg.sample(g), cfg.gaze.pitch_deg.sample(g))
     at_camera = g.random() < cfg.gaze.at_camera_probability  # drawn after the free gaze, always
     jitter = (cfg.gaze.at_camera_jitter_deg.sample(g), cfg.gaze.at_camera_jitter_deg.sample(g))
+    if at_camera:
+        gaze = gaze_at_camera(pose, camera, jitter)
+    return gaze, sample_expression(cfg.expression, gaze, rngs["expression"])
+
+
+def repose(cfg: SceneConfig, scene: SceneParams, head_pose: HeadPose | None = None,
+           camera: CameraParams | None = None) -> SceneParams:
+    """``scene`` (sampled from ``cfg``) with another head pose and/or camera: eyes that look into
+    the lens turn to it again, and the lids follow; every other parameter stays."""
+    pose = scene.head_pose if head_pose is None else head_pose
+    camera = scene.camera if camera is None else camera
+    gaze, expression = _eyes_and_lids(cfg, scene.seed, scene.index, pose, camera)
+    return dataclasses.replace(scene, head_pose=pose, camera=camera, gaze=gaze, expression=expression)
+
+
+def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
+    """All parameters of sample ``index`` of the dataset with ``seed``: a pure function."""
+    rngs = scene_rngs(seed, index)
+    identity = sample_identity(cfg.identity, rngs["identity"])
     p = rngs["head_pose"]
     pose = HeadPose(cfg.head_pose.yaw_deg.sample(p), cfg.head_pose.pitch_deg.sample(p),
                     cfg.head_pose.roll_deg.sample(p))
     camera = sample_camera(cfg.camera, rngs["camera"])
-    if at_camera:
-        gaze = gaze_at_camera(pose, camera, jitter)
+    gaze, expression = _eyes_and_lids(cfg, seed, index, pose, camera)
     e = rngs["eyes"]
     hair = sample_hair(cfg.hair, identity, rngs["hair"])
     eyes = EyeParams(str(cfg.eyes.iris_color.sample(e)), cfg.eyes.iris_brightness.sample(e),
@@ -306,7 +327,7 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
                      cfg.eyes.cornea_roughness.sample(e))
     return SceneParams(
         seed=int(seed), index=int(index), identity=identity,
-        expression=sample_expression(cfg.expression, gaze, rngs["expression"]),
+        expression=expression,
         gaze=gaze, head_pose=pose, camera=camera,
         lighting=sample_lighting(cfg.lighting, rngs["lighting"]),
         skin=sample_skin(cfg.skin, identity, rngs["skin"]), eyes=eyes,

@@ -171,3 +171,29 @@ def test_bystander_draws_are_their_own(cfg, tmp_path):
     assert 30 <= sum(p.present for p in people) <= 95  # 0.15 of 400 = 60
     assert all(0.5 <= p.behind_m <= 2.0 and 0.45 <= abs(p.across) <= 1.0 for p in people)
     assert len({p.identity for p in people}) == 400 and {p.across > 0 for p in people} == {True, False}
+
+
+def test_repose_turns_eyes_on_the_lens_and_keeps_everything_else(model, cfg):
+    from facegen.generator.head_model import HeadPose
+    from facegen.generator.projection import load_spec
+
+    spec = load_spec("68", model)
+    turned = 0
+    for i in range(30):
+        scene = sample_scene(cfg, 5, i)
+        assert samplers.repose(cfg, scene) == scene  # nothing edited: the same scene
+        pose = HeadPose(scene.head_pose.yaw_deg * 0.3, 25.0, 0.0)
+        moved = samplers.repose(cfg, scene, head_pose=pose)
+        assert moved.head_pose == pose and moved.camera == scene.camera
+        assert dataclasses.replace(moved, head_pose=scene.head_pose, gaze=scene.gaze,
+                                   expression=scene.expression) == scene
+        lids = {u for u, _ in moved.expression.units if u.startswith("eyeLook")}
+        assert [u for u in moved.expression.units if not u[0].startswith("eyeLook")] == \
+               [u for u in scene.expression.units if not u[0].startswith("eyeLook")]
+        if moved.gaze == scene.gaze:  # a free gaze stays where it was, relative to the head
+            continue
+        turned += 1
+        assert {"eyeLookDownLeft", "eyeLookDownRight"} <= lids  # tipped back: they look down
+        if abs(moved.gaze.pitch_deg) < samplers.EYE_PITCH_LIMIT_DEG and abs(moved.gaze.yaw_deg) < samplers.EYE_YAW_LIMIT_DEG:
+            assert _look_at_camera_error_deg(model, spec, moved) < 5.0 + 6.0  # + the jitter's clip
+    assert 12 < turned < 30  # at_camera_probability 0.7

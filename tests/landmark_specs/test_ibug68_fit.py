@@ -2,6 +2,7 @@
 detections count as our face, which surface points the search may pick, and that re-placing
 a group leaves every other line of the file."""
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -164,9 +165,11 @@ def test_the_level_look_changes_only_the_pitch(fit, model):
     cfg = load_scene_config()
     for i in range(40):
         scene = sample_scene(cfg, 0, i)
-        flat = level(scene)
+        flat = level(cfg, scene)
         assert flat.identity == scene.identity and flat.lighting == scene.lighting
         assert flat.head_pose.yaw_deg == scene.head_pose.yaw_deg and flat.head_pose.roll_deg == scene.head_pose.roll_deg
+        assert dataclasses.replace(flat, head_pose=scene.head_pose, camera=scene.camera, gaze=scene.gaze,
+                                   expression=scene.expression) == scene  # eyes and lids may turn (repose)
         verts = model.scene_vertices(flat)
         cam = scene_camera(model, flat, verts, 128, 128)
         assert abs(face_pitch_deg(flat, cam)) < 12, i  # target jitter and roll leave a little
