@@ -12,12 +12,13 @@ Looks, rendered side by side in one run from the same scenes (sample i is the sa
 expression, pose and camera in both):
 - ``old``: no image-based light (``environment.hdri_probability: 0``), no strand hair
   (``strands.strand_probability: 0``), no occluders (``occluders.glasses_probability: 0``,
-  ``object_probability: 0``, ``hands.hand_probability: 0``) and no camera finish (``photo``:
-  no metering, sharpening, noise or JPEG):
+  ``object_probability: 0``, ``hands.hand_probability: 0``), no camera finish (``photo``:
+  no metering, sharpening, noise or JPEG) and no eyes turned to the lens
+  (``gaze.at_camera_probability: 0``):
   procedural world, disk lights, procedural or picture backdrops, painted hair, as facegen
   rendered before them (teeth, skin maps and the garment edge cannot be switched off: they are in
   both looks);
-- ``hdri``: the default scene without strand hair, occluders and camera finish;
+- ``hdri``: the default scene without strand hair, occluders, camera finish and eyes on the lens;
 - ``new``: the default scene config;
 - ``level``: the default scenes with the head's pitch and the camera's elevation set to 0 after
   sampling (nothing else changes): how much of what the judge misses is the faces being turned up
@@ -264,7 +265,7 @@ def render_look(looks, name, args, model, specs):
     from facegen.generator.backends import make_renderer
 
     renderer = make_renderer("cycles", model=model, samples=args.samples)
-    images, labels, yaws, pitches, t = [], [[] for _ in specs], [], [], time.perf_counter()
+    images, labels, yaws, pitches, covers, t = [], [[] for _ in specs], [], [], [], time.perf_counter()
     try:
         for i in range(args.num):
             scene = look_scene(looks, name, args.seed, i)
@@ -277,9 +278,28 @@ def render_look(looks, name, args, model, specs):
                 out.append(np.where(spec.silhouette[:, None], lm.uv_contour, lm.uv)[spec.ibug68].astype(np.float64))
             yaws.append(face_yaw_deg(scene, cam))
             pitches.append(face_pitch_deg(scene, cam))
+            covers.append(face_covers(scene))
     finally:
         renderer.close()
-    return images, labels, np.abs(yaws), np.abs(pitches), (time.perf_counter() - t) / args.num
+    return images, labels, np.abs(yaws), np.abs(pitches), covers, (time.perf_counter() - t) / args.num
+
+
+def face_covers(scene) -> set[str]:
+    """What of the scene lies over the face: hand, object, clear or sunglasses."""
+    return ({"hand"} if scene.hands.hand != "none" else set()) | \
+        ({"object"} if scene.occluders.object != "none" else set()) | \
+        ({scene.occluders.glasses} if scene.occluders.glasses != "none" else set())
+
+
+def miss_causes(found, yaws, pitches, covers, max_yaw: float = 45.0) -> str:
+    """One line: the judge's misses at |yaw| < max_yaw, counted by what may explain them (a miss
+    can count under several): a pitch of PITCH_SPLIT degrees or more, a hand, an object, glasses."""
+    sel = [k for k, y in enumerate(yaws) if y < max_yaw and not found[k]]
+    count = {"pitched": sum(pitches[k] >= PITCH_SPLIT for k in sel)}
+    for what in ("hand", "object", "clear", "sunglasses"):
+        count[what] = sum(what in covers[k] for k in sel)
+    count["none of these"] = sum(pitches[k] < PITCH_SPLIT and not covers[k] for k in sel)
+    return f"misses at |yaw| < {max_yaw:g}: {len(sel)}; " + ", ".join(f"{k} {v}" for k, v in count.items())
 
 
 def cost(args, looks, model) -> None:
@@ -334,11 +354,12 @@ def main() -> None:
     no_hands = dataclasses.replace(default.hands, hand_probability=0.0)
     zero = Dist("constant", (0.0,))
     no_photo = dataclasses.replace(default.photo, metering=zero, sharpen=zero, noise=zero, jpeg_probability=0.0)
+    free_gaze = dataclasses.replace(default.gaze, at_camera_probability=0.0)
     looks = {"new": default, "level": default,
              "hdri": dataclasses.replace(default, strands=no_strands, occluders=no_glasses, hands=no_hands,
-                                         photo=no_photo),
+                                         photo=no_photo, gaze=free_gaze),
              "old": dataclasses.replace(default, environment=no_hdri, strands=no_strands, occluders=no_glasses,
-                                        hands=no_hands, photo=no_photo)}
+                                        hands=no_hands, photo=no_photo, gaze=free_gaze)}
     if args.cost:
         return cost(args, looks, model)
     tiles, offsets = [], {}
@@ -347,7 +368,7 @@ def main() -> None:
           "labels; square: from the square box of our 68 labels")
     print(f"{'look':5} {'|yaw|':>7} {'n':>4} {'detected':>9} {'median NME':>11} {'square':>11}   s/image")
     for name in args.looks.split(","):
-        images, labels, yaws, pitches, per_image = render_look(looks, name, args, model, specs)
+        images, labels, yaws, pitches, covers, per_image = render_look(looks, name, args, model, specs)
         verdicts = judge(images, labels[0], args.predictor)
         tiles += images[:16]
         for lo, hi in BUCKETS:
@@ -361,6 +382,7 @@ def main() -> None:
                              for part in (near_level, [k for k in sel if pitches[k] >= PITCH_SPLIT]))
             print(f"{name:5} {f'{lo}-{hi}':>7} {len(sel):>4} {rate:>8.0%} {nme:>11.1f} {square:>11.1f}   {per_image:.2f}"
                   f"   (|pitch| < {PITCH_SPLIT} / >=: detected {split})")
+        print(f"{name}: " + miss_causes([v[0] for v in verdicts], yaws, pitches, covers))
         if args.predictor:
             offsets[name] = offset_table(name, verdicts, yaws)
             for label, v in [(args.spec, verdicts)] + ([(args.baseline_spec, judge(images, labels[1], args.predictor))]

@@ -174,3 +174,15 @@ def test_the_level_look_changes_only_the_pitch(fit, model):
         cam = scene_camera(model, flat, verts, 128, 128)
         assert abs(face_pitch_deg(flat, cam)) < 12, i  # target jitter and roll leave a little
         assert abs(face_yaw_deg(flat, cam)) < 95
+
+
+def test_misses_are_counted_by_what_may_explain_them(fit):
+    from bench_realism import PITCH_SPLIT, miss_causes
+
+    found = [True, False, False, False, False, False]
+    yaws = [0.0, 10.0, 30.0, 10.0, 10.0, 60.0]  # the last is out of range
+    pitches = [30.0, PITCH_SPLIT + 1, 0.0, 0.0, PITCH_SPLIT + 5, 0.0]
+    covers = [set(), set(), {"hand", "clear"}, set(), {"sunglasses"}, {"object"}]
+    line = miss_causes(found, yaws, pitches, covers)
+    assert line == ("misses at |yaw| < 45: 4; pitched 2, hand 1, object 0, clear 1, sunglasses 1, "
+                    "none of these 1")
