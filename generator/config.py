@@ -200,6 +200,7 @@ class OccludersConfig:
     object_anchor: Dist  # mouth | chin | left_cheek | right_cheek | left_eye | right_eye | nose
     object_offset_m: Dist = ranged(0.0, 0.3)  # from the face toward the camera
     object_scale: Dist = ranged(0.5, 2)  # on the object's real size
+    lens_reflectance: Dist = ranged(0, 0.2)  # clear lenses: reflectance of each face at normal incidence
 
 
 @dataclass(frozen=True)

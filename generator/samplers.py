@@ -231,7 +231,8 @@ def sample_occluders(cfg, rng: np.random.Generator) -> OccluderParams:
     held = rng.random() < cfg.object_probability
     thing, anchor, offset = str(cfg.object.sample(rng)), str(cfg.object_anchor.sample(rng)), cfg.object_offset_m.sample(rng)
     turn, scale = tuple(float(a) for a in rng.uniform(-180.0, 180.0, 3)), cfg.object_scale.sample(rng)
-    return OccluderParams(kind, *sizes, hsv, thing if held else "none", anchor, offset, turn, scale)
+    reflectance = float(cfg.lens_reflectance.sample(rng))  # drawn last: the draws above stay as they were
+    return OccluderParams(kind, *sizes, hsv, thing if held else "none", anchor, offset, turn, scale, reflectance)
 
 
 def sample_skin_detail(cfg, rng: np.random.Generator) -> SkinDetailParams:

@@ -168,6 +168,9 @@ class OccluderParams:
     object_offset_m: float  # from the face toward the camera
     object_rotation_deg: tuple[float, float, float]  # yaw, pitch, roll (as a head pose) in the head's frame
     object_scale: float
+    # Clear lenses' reflectance per face at normal incidence: 0.04 uncoated glass (IOR 1.5; scenes
+    # stored before this field had it), ~0.005 with an anti-reflective coating.
+    lens_reflectance: float = 0.04
 
 
 NO_OCCLUDERS = OccluderParams("none", 0.05, 0.035, 0.5, 0.002, 0.0, 0.0, (0.0, 0.0, 0.1), "none", "mouth", 0.05,

@@ -272,7 +272,7 @@ class Renderer:
                                    ("lens", mesh.lens_vertices, mesh.lens_faces)):
             mat = bpy.data.materials.new(f"glasses_{part}")
             if part == "lens":
-                bsdf, self._lens_faces = _thin_lens(mat.node_tree)
+                bsdf, self._lens_faces, self._lens_f0 = _thin_lens(mat.node_tree)
             else:
                 bsdf = mat.node_tree.nodes["Principled BSDF"]
                 bsdf.inputs["Roughness"].default_value = 0.3
@@ -373,10 +373,11 @@ class Renderer:
                 bsdf.inputs["Base Color"].default_value = (*appearance.linear(appearance.hsv_rgb(params.frame_hsv)), 1)
             else:
                 dark = params.glasses == "sunglasses"
-                tint = (0.04, 0.035, 0.03) if dark else (0.95, 0.97, 0.96)
+                tint = (0.04, 0.035, 0.03) if dark else (0.985, 0.99, 0.985)  # clear: ~no absorption
                 bsdf.inputs["Color"].default_value = (*tint, 1.0)  # the lens's transmittance
                 # the back face's reflection comes out through the tint twice: ~none for sunglasses
                 self._lens_faces.default_value = 1.0 + float(np.mean(tint)) ** 2
+                self._lens_f0.default_value = 0.04 if dark else params.lens_reflectance
                 cover.inputs["Value"].default_value = 1.0 if dark else 0.0
 
     def _build_eyes(self) -> None:
@@ -878,8 +879,9 @@ def _thin_lens(tree):
     so that either side of the sheet reflects alike (Blender's Fresnel node, seen from a back
     face, assumes the inside of a glass body and reflects totally beyond 42 degrees: dark lenses),
     times the number of faces that show: 1 + transmittance^2 (2 for a clear lens, ~1 for a dark
-    one). Returns the Transparent BSDF, whose ``Color`` is the transmittance, and the input that
-    takes that number of faces.
+    one). Returns the Transparent BSDF, whose ``Color`` is the transmittance, the input that takes
+    that number of faces, and the socket whose ``default_value`` is the reflectance at normal
+    incidence (0.04 uncoated; ~0.005 anti-reflective coated).
 
     It replaces a refracting glass BSDF (Principled, transmission 1, IOR 1.5) on that one surface,
     behind which every ray travelled as if inside glass and shadow rays did not pass."""
@@ -900,9 +902,11 @@ def _thin_lens(tree):
     dot.operation = "DOT_PRODUCT"
     tree.links.new(geometry.outputs["Normal"], dot.inputs[0])
     tree.links.new(geometry.outputs["Incoming"], dot.inputs[1])
-    f0 = ((1.5 - 1) / (1.5 + 1)) ** 2  # 0.04
+    f0 = tree.nodes.new("ShaderNodeValue")  # reflectance at normal incidence, per scene
+    f0.outputs[0].default_value = ((1.5 - 1) / (1.5 + 1)) ** 2  # 0.04: uncoated, IOR 1.5
     grazing = math("POWER", math("SUBTRACT", 1.0, math("ABSOLUTE", dot.outputs["Value"])), 5.0)
-    reflectance = math("MULTIPLY", math("ADD", f0, math("MULTIPLY", grazing, 1.0 - f0)), 2.0, clamp=True)
+    schlick = math("ADD", f0.outputs[0], math("MULTIPLY", grazing, math("SUBTRACT", 1.0, f0.outputs[0])))
+    reflectance = math("MULTIPLY", schlick, 2.0, clamp=True)
     transparent = tree.nodes.new("ShaderNodeBsdfTransparent")
     glossy = tree.nodes.new("ShaderNodeBsdfAnisotropic")  # Blender 4+: the Glossy BSDF
     glossy.inputs["Roughness"].default_value = 0.02
@@ -912,7 +916,7 @@ def _thin_lens(tree):
     tree.links.new(glossy.outputs["BSDF"], mix.inputs[2])
     out = tree.nodes.new("ShaderNodeOutputMaterial")
     tree.links.new(mix.outputs["Shader"], out.inputs["Surface"])
-    return transparent, reflectance.node.inputs[1]
+    return transparent, reflectance.node.inputs[1], f0.outputs[0]
 
 
 def _skin_detail(tree, albedo, bsdf) -> None:

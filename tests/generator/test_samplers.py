@@ -197,3 +197,16 @@ def test_repose_turns_eyes_on_the_lens_and_keeps_everything_else(model, cfg):
         if abs(moved.gaze.pitch_deg) < samplers.EYE_PITCH_LIMIT_DEG and abs(moved.gaze.yaw_deg) < samplers.EYE_YAW_LIMIT_DEG:
             assert _look_at_camera_error_deg(model, spec, moved) < 5.0 + 6.0  # + the jitter's clip
     assert 12 < turned < 30  # at_camera_probability 0.7
+
+
+def test_lens_reflectance_is_drawn_last_and_mostly_coated(cfg, tmp_path):
+    path = tmp_path / "uncoated.yaml"
+    path.write_text("occluders:\n  lens_reflectance: 0.04\n")
+    uncoated = load_scene_config(path)
+    drawn = []
+    for i in range(300):
+        a, b = sample_scene(cfg, 2, i), sample_scene(uncoated, 2, i)
+        assert dataclasses.replace(a.occluders, lens_reflectance=0.04) == b.occluders  # no other draw moved
+        drawn.append(a.occluders.lens_reflectance)
+    assert set(drawn) == {0.005, 0.04}
+    assert 0.5 < np.mean(np.array(drawn) == 0.005) < 0.7  # p 0.6 coated
