@@ -1,7 +1,9 @@
 """Shared fixtures: the head model is loaded once per test session; the real faces are found in
 one place."""
 
+import importlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,21 @@ DEFAULT_REAL_FACES = Path(__file__).resolve().parents[2] / "shared" / "real_face
 @pytest.fixture(scope="session")
 def model() -> HeadModel:
     return HeadModel.load()
+
+
+@pytest.fixture(scope="session")
+def bench_module():
+    """``bench_module(name)``: a script of bench/ (no part of the package) as a module, imported
+    with bench/ on ``sys.path`` for the import only."""
+    folder = str(Path(__file__).resolve().parents[1] / "bench")
+
+    def load(name: str):
+        sys.path.insert(0, folder)
+        try:
+            return importlib.import_module(name)
+        finally:
+            sys.path.remove(folder)
+    return load
 
 
 @pytest.fixture(scope="session")

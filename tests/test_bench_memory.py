@@ -1,23 +1,13 @@
 """bench/bench_cycles.py's memory measure: growth from medians of many readings, so one reading
 at either end of the allocator's band cannot decide the goal, while a real leak still shows."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
 
 @pytest.fixture(scope="module")
-def rss_growth():
-    sys.path.insert(0, str(BENCH))
-    try:
-        from bench_cycles import rss_growth
-    finally:
-        sys.path.remove(str(BENCH))
-    return rss_growth
+def rss_growth(bench_module):
+    return bench_module("bench_cycles").rss_growth
 
 
 def test_a_band_without_trend_reads_as_no_growth_even_from_its_low_end(rss_growth):

@@ -3,7 +3,6 @@ detections count as our face, which surface points the search may pick, and that
 a group leaves every other line of the file."""
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +12,9 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.fixture(scope="module")
-def fit():
-    sys.path.insert(0, str(BENCH))
-    try:
-        import fit_ibug68
-    finally:
-        sys.path.remove(str(BENCH))
-    return fit_ibug68
+def fit(bench_module):
+    bench_module("bench_realism")  # imported here: the tests below import from it by name
+    return bench_module("fit_ibug68")
 
 
 def test_a_box_beside_the_face_is_not_a_detection_of_it(fit):
