@@ -112,8 +112,8 @@ def memory(args, model, cfg) -> None:
         r.render(*_inputs(model, cfg, i, args.size))
         readings.append(_rss_mb())
         if (i + 1) % 100 == 0:
-            print(f"  {i + 1} samples: RSS {readings[-1]:.1f} MB, median of the last 100 "
-                  f"{np.median(readings[-100:]):.1f} MB ({(time.perf_counter() - t0) / (i + 1):.3f} s/sample)",
+            print(f"  {i + 1} samples: RSS {readings[-1]:.1f} MB, median of the last {WINDOW} "
+                  f"{np.median(readings[-WINDOW:]):.1f} MB ({(time.perf_counter() - t0) / (i + 1):.3f} s/sample)",
                   flush=True)
     early, late, growth, slope = rss_growth(readings)
     print(f"RSS median over samples {WARMUP + 1}..{WARMUP + WINDOW}: {early:.1f} MB, over the last {WINDOW}: "

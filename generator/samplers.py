@@ -288,11 +288,10 @@ def gaze_at_camera(pose: HeadPose, camera: CameraParams, jitter_deg: tuple[float
                 float(np.clip(pitch, -EYE_PITCH_LIMIT_DEG, EYE_PITCH_LIMIT_DEG)))
 
 
-def _eyes_and_lids(cfg: SceneConfig, seed: int, index: int, pose: HeadPose,
+def _eyes_and_lids(cfg: SceneConfig, rngs: dict[str, np.random.Generator], pose: HeadPose,
                    camera: CameraParams) -> tuple[Gaze, Expression]:
-    """The gaze of sample (seed, index) for this head pose and camera, and its expression with
-    the lids following that gaze: the gaze and expression sections' draws."""
-    rngs = scene_rngs(seed, index)
+    """The gaze for this head pose and camera, and the expression with the lids following that
+    gaze: the gaze and expression sections' draws, from their fresh generators in ``rngs``."""
     g = rngs["gaze"]
     gaze = Gaze(cfg.gaze.yaw_deg.sample(g), cfg.gaze.pitch_deg.sample(g))
     at_camera = g.random() < cfg.gaze.at_camera_probability  # drawn after the free gaze, always
@@ -308,7 +307,7 @@ def repose(cfg: SceneConfig, scene: SceneParams, head_pose: HeadPose | None = No
     the lens turn to it again, and the lids follow; every other parameter stays."""
     pose = scene.head_pose if head_pose is None else head_pose
     camera = scene.camera if camera is None else camera
-    gaze, expression = _eyes_and_lids(cfg, scene.seed, scene.index, pose, camera)
+    gaze, expression = _eyes_and_lids(cfg, scene_rngs(scene.seed, scene.index), pose, camera)
     return dataclasses.replace(scene, head_pose=pose, camera=camera, gaze=gaze, expression=expression)
 
 
@@ -320,7 +319,7 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     pose = HeadPose(cfg.head_pose.yaw_deg.sample(p), cfg.head_pose.pitch_deg.sample(p),
                     cfg.head_pose.roll_deg.sample(p))
     camera = sample_camera(cfg.camera, rngs["camera"])
-    gaze, expression = _eyes_and_lids(cfg, seed, index, pose, camera)
+    gaze, expression = _eyes_and_lids(cfg, rngs, pose, camera)
     e = rngs["eyes"]
     hair = sample_hair(cfg.hair, identity, rngs["hair"])
     eyes = EyeParams(str(cfg.eyes.iris_color.sample(e)), cfg.eyes.iris_brightness.sample(e),
