@@ -160,6 +160,8 @@ class EnvironmentConfig:
     defocus_probability: float = ranged(0, 1)  # depth of field focused on the face, the background blurred (Cycles)
     f_stop: Dist = ranged(0.5, 64)  # aperture of that depth of field
     extra_lights_probability: float = ranged(0, 1)  # with an HDRI: the `lighting` section's disk lights shine too
+    key_light_front_probability: float = ranged(0, 1)  # the map turned to put its main light in front of the face
+    key_light_azimuth_deg: Dist = ranged(-180, 180)  # that light's angle from the camera, seen from the face
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,7 @@ _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probabi
                        "jaw_open_probability", "hard_side_light_probability", "scalp_hair_probability",
                        "beard_probability", "occluder_probability", "hdri_probability",
                        "background_visible_probability", "defocus_probability", "extra_lights_probability",
+                       "key_light_front_probability",
                        "strand_probability", "glasses_probability", "sunglasses_probability", "object_probability",
                        "hand_probability", "left_probability", "jpeg_probability",
                        "bystander_probability"}

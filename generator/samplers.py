@@ -196,10 +196,12 @@ def sample_environment(cfg, rng: np.random.Generator) -> EnvironmentParams:
     visible = rng.random() < cfg.background_visible_probability
     defocus, f_stop = rng.random() < cfg.defocus_probability, cfg.f_stop.sample(rng)
     extra = rng.random() < cfg.extra_lights_probability
+    # drawn last: the draws above stay as they were
+    front, key_azimuth = rng.random() < cfg.key_light_front_probability, cfg.key_light_azimuth_deg.sample(rng)
     if not use:
         return NO_ENVIRONMENT
     return EnvironmentParams(name, cfg.hdri_folder, pick, rotation, ev, wb, bool(visible), bool(defocus), f_stop,
-                             bool(extra))
+                             bool(extra), bool(front), float(key_azimuth))
 
 
 def sample_strands(cfg, hair: HairParams, rng: np.random.Generator) -> StrandParams:

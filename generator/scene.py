@@ -121,6 +121,11 @@ class EnvironmentParams:
     defocus: bool  # depth of field focused on the face
     f_stop: float  # its aperture
     extra_lights: bool  # the lighting section's disk lights shine too
+    # The map's main light in front of the face: turned (instead of by rotation_deg) so that its
+    # main light stands key_light_azimuth_deg about the vertical axis from the camera, seen from
+    # the face (0: from behind the camera; +-90: from the side). False for scenes stored before.
+    key_light_front: bool = False
+    key_light_azimuth_deg: float = 0.0
 
 
 NO_ENVIRONMENT = EnvironmentParams("", "", 0.0, 0.0, 0.0, 6500.0, False, False, 8.0, True)

@@ -175,6 +175,7 @@ class Renderer:
         self._build_cover_output()
         self._images: dict[str, object] = {}
         self._hdri_mean: dict[str, float] = {}  # Blender image name -> mean luminance of the map
+        self._hdri_key: dict[str, float] = {}  # Blender image name -> its main light's azimuth (degrees)
 
     @staticmethod
     def _choose_device(device: str) -> str:
@@ -693,7 +694,10 @@ class Renderer:
         self._light_pick.inputs["Fac"].default_value = 1.0 if on else 0.0
         self._camera_pick.inputs["Fac"].default_value = 1.0 if on and env.background_visible else 0.0
         if on:
-            self._hdri_turn.inputs["Rotation"].default_value = (0.0, 0.0, np.radians(env.rotation_deg))
+            turn = (hdri_turn_for_key_light(self._hdri_key[image.name], camera.position - centre,
+                                            env.key_light_azimuth_deg)
+                    if env.key_light_front else env.rotation_deg)
+            self._hdri_turn.inputs["Rotation"].default_value = (0.0, 0.0, np.radians(turn))
             # A camera white-balanced for a light of env.white_balance_k renders that light neutral.
             tint = appearance.temperature_rgb(6500.0) / appearance.temperature_rgb(env.white_balance_k)
             tint = tint / (tint @ photo.LUMINANCE)
@@ -707,7 +711,7 @@ class Renderer:
 
     def _hdri_image(self, env):
         """The map of ``env``: a bundled one by name, or one of its folder's (sorted files), loaded
-        once, with its mean luminance."""
+        once, with its mean luminance and its main light's direction."""
         if env.hdri == "folder":
             path = _pick_file(env.folder, HDRI_SUFFIXES, env.pick)
         else:
@@ -724,6 +728,7 @@ class Renderer:
             h, w = image.size[1], image.size[0]
             weight = np.repeat(np.cos((np.arange(h) + 0.5) / h * np.pi - np.pi / 2), w)
             self._hdri_mean[image.name] = float((rgb @ photo.LUMINANCE) @ weight / weight.sum())
+            self._hdri_key[image.name] = main_light_azimuth_deg((rgb @ photo.LUMINANCE).reshape(h, w))
             self._images[key] = image
         return self._images[key]
 
@@ -971,6 +976,27 @@ def _skin_detail(tree, albedo, bsdf) -> None:
     colour = multiply(colour, (0.55, 0.4, 0.3, 1.0), dots.outputs[0])
     links(colour, bsdf.inputs["Base Color"])
     links(remap(noise(30.0), "skin_roughness", 0.5, 0.5), bsdf.inputs["Roughness"])
+
+
+def main_light_azimuth_deg(luminance: np.ndarray) -> float:
+    """Azimuth (degrees, Blender's world convention: atan2(y, x) of the direction the light comes
+    from) of an equirectangular map's main light: the luminance-weighted mean direction of its
+    upper half, each pixel weighted by its solid angle. ``luminance`` is ``(h, w)`` in Blender's
+    pixel order (bottom row first); Blender maps direction d to u = (pi - atan2(d.y, d.x)) / 2 pi."""
+    h, w = luminance.shape
+    latitude = (np.arange(h) + 0.5) / h * np.pi - np.pi / 2
+    weight = luminance * (np.cos(latitude) * (latitude > 0))[:, None]
+    azimuth = np.pi - 2 * np.pi * (np.arange(w) + 0.5) / w
+    return float(np.degrees(np.arctan2((weight * np.sin(azimuth)).sum(), (weight * np.cos(azimuth)).sum())))
+
+
+def hdri_turn_for_key_light(map_azimuth_deg: float, to_camera: np.ndarray, key_azimuth_deg: float) -> float:
+    """The map's turn about z (degrees, the world's Mapping node) that puts its main light, at
+    ``map_azimuth_deg`` in the map, ``key_azimuth_deg`` about the vertical from ``to_camera`` (the
+    face-to-camera vector in the world). The node looks the map up at Rz(turn) d for a world
+    direction d, so a map azimuth a shows at world azimuth a - turn."""
+    camera_azimuth = np.degrees(np.arctan2(to_camera[1], to_camera[0]))
+    return float(map_azimuth_deg - (camera_azimuth + key_azimuth_deg))
 
 
 def _pick_file(folder: str, suffixes: tuple[str, ...], pick: float) -> Path | None:

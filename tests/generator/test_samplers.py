@@ -210,3 +210,18 @@ def test_lens_reflectance_is_drawn_last_and_mostly_coated(cfg, tmp_path):
         drawn.append(a.occluders.lens_reflectance)
     assert set(drawn) == {0.005, 0.04}
     assert 0.5 < np.mean(np.array(drawn) == 0.005) < 0.7  # p 0.6 coated
+
+
+def test_key_light_is_drawn_last_and_mostly_in_front(cfg, tmp_path):
+    path = tmp_path / "anywhere.yaml"
+    path.write_text("environment:\n  key_light_front_probability: 0\n")
+    anywhere = load_scene_config(path)
+    front, azimuth = [], []
+    for i in range(300):
+        a, b = sample_scene(cfg, 3, i), sample_scene(anywhere, 3, i)
+        assert dataclasses.replace(a.environment, key_light_front=False) == b.environment  # no other draw moved
+        assert dataclasses.replace(a, environment=b.environment) == b
+        front.append(a.environment.key_light_front)
+        azimuth.append(a.environment.key_light_azimuth_deg)
+    assert 0.6 < np.mean(front) < 0.8  # p 0.7
+    assert np.abs(azimuth).max() <= 90.0 and 30 < np.std(azimuth) < 45  # N(0, 40) clipped to +-90

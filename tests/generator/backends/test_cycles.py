@@ -179,6 +179,46 @@ def test_hdri_lights_the_face_and_is_the_visible_background(renderer, model):
     assert dof.use_dof and abs(dof.focus_distance - distance) < 1e-4 and abs(dof.aperture_fstop - 1.4) < 1e-6
 
 
+def test_key_light_in_front_lights_the_face(renderer, model):
+    """With key_light_front the map is turned to put its main light (courtyard's sun) where
+    key_light_azimuth_deg says: from behind the camera the face is lit, from behind the head it
+    is in shadow; rotation_deg is then unused. No metering: the light itself is compared."""
+    from facegen.generator.scene import EnvironmentParams
+
+    scene, verts, cam = _sample(model, 8, size=64)
+    env = EnvironmentParams("courtyard", "", 0.0, 90.0, 0.0, 6500.0, False, False, 1.4, False, True, 0.0)
+    face = {}
+    with _denoised(renderer):
+        for azimuth, rotation in ((0.0, 90.0), (0.0, 270.0), (180.0, 90.0)):
+            lit = dataclasses.replace(scene, photo=NO_PHOTO, environment=dataclasses.replace(
+                env, key_light_azimuth_deg=azimuth, rotation_deg=rotation))
+            res = renderer.render(lit, verts, cam)
+            face[azimuth, rotation] = res.rgb[res.segmentation > 1].astype(float).mean()
+    assert face[0.0, 90.0] == face[0.0, 270.0]  # rotation_deg unused
+    assert face[0.0, 90.0] > 1.25 * face[180.0, 90.0]  # sun behind the camera vs behind the head (1.46)
+
+
+def test_main_light_azimuth_and_the_turn_that_puts_it_in_front():
+    """A map lit by one bright patch: its azimuth is found in Blender's convention, and the turn
+    puts it where the camera is (or key_azimuth from it)."""
+    from facegen.generator.backends.cycles import hdri_turn_for_key_light, main_light_azimuth_deg
+
+    h, w = 64, 128
+    lum = np.full((h, w), 0.1)
+    lum[40:44, 32:36] = 50.0  # upper half (rows count from the bottom), u ~ 0.266
+    u = 34 / w
+    expected = np.degrees(np.pi - 2 * np.pi * u)  # Blender: u = (pi - atan2(y, x)) / 2 pi
+    assert abs(main_light_azimuth_deg(lum) - expected) < 3.0
+    lum[10:14, 96:100] = 500.0  # below the horizon: not a key light
+    assert abs(main_light_azimuth_deg(lum) - expected) < 3.0
+    to_camera = np.array([0.0, -1.0, 0.0])  # the camera in front of the face (-y)
+    for key in (0.0, 40.0, -90.0):
+        turn = hdri_turn_for_key_light(expected, to_camera, key)
+        shown = np.radians(expected - turn)  # a map azimuth a shows at world azimuth a - turn
+        want = np.radians(-90.0 + key)
+        assert abs(np.angle(np.exp(1j * (shown - want)))) < 1e-9
+
+
 def _styled(scene, style, **changes):
     hair = dataclasses.replace(scene.hair, scalp_hair=True, melanin=0.9)
     return dataclasses.replace(scene, hair=hair, strands=dataclasses.replace(scene.strands, style=style, **changes))
