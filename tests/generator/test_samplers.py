@@ -224,4 +224,9 @@ def test_key_light_is_drawn_last_and_mostly_in_front(cfg, tmp_path):
         front.append(a.environment.key_light_front)
         azimuth.append(a.environment.key_light_azimuth_deg)
     assert 0.6 < np.mean(front) < 0.8  # p 0.7
+    # scenes stored before these fields read back with the map's own turn (rotation_deg)
+    stored = sample_scene(cfg, 3, int(np.argmax(front))).to_dict()
+    for key in ("key_light_front", "key_light_azimuth_deg"):
+        del stored["environment"][key]
+    assert SceneParams.from_dict(stored).environment.key_light_front is False
     assert np.abs(azimuth).max() <= 90.0 and 30 < np.std(azimuth) < 45  # N(0, 40) clipped to +-90
