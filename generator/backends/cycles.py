@@ -723,12 +723,12 @@ class Renderer:
             image = bpy.data.images.load(key, check_existing=True)
             pixels = np.empty(len(image.pixels), np.float32)
             image.pixels.foreach_get(pixels)
-            rgb = pixels.reshape(-1, 4)[:, :3]
+            luminance = pixels.reshape(-1, 4)[:, :3] @ photo.LUMINANCE
             # Equirectangular rows cover less solid angle towards the poles: weight by cos(latitude).
             h, w = image.size[1], image.size[0]
             weight = np.repeat(np.cos((np.arange(h) + 0.5) / h * np.pi - np.pi / 2), w)
-            self._hdri_mean[image.name] = float((rgb @ photo.LUMINANCE) @ weight / weight.sum())
-            self._hdri_key[image.name] = main_light_azimuth_deg((rgb @ photo.LUMINANCE).reshape(h, w))
+            self._hdri_mean[image.name] = float(luminance @ weight / weight.sum())
+            self._hdri_key[image.name] = main_light_azimuth_deg(luminance.reshape(h, w))
             self._images[key] = image
         return self._images[key]
 
