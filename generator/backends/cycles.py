@@ -50,7 +50,7 @@ import bpy
 import numpy as np
 from PIL import Image
 
-from facegen.generator import appearance, occluders, photo
+from facegen.generator import appearance, body, occluders, photo
 from facegen.generator.backends import RenderResult
 from facegen.generator.backends.cycles_hair import HairSystems, aov_output
 from facegen.generator.hair import HairLayout
@@ -78,6 +78,7 @@ HDRI_LUMINANCE = 0.5  # every map is scaled to this cos-weighted mean luminance 
 # does: at 0.75 the realism judge's mean score on 60 frontal renders rose 0.046 +- 0.013 (same
 # scenes, paired; no extra time). Labels are unaffected: the filter is centred on the pixel.
 PIXEL_FILTER_PX = 0.75
+BODY_UV_PER_M = 0.54  # the head model's UV atlas over the torso: UV units per metre (median edge ratio)
 # Face-priority metering's previews (photo.metered_ev): this share of the frame's size in percent,
 # these samples, denoised. On 8 default scenes at 256 px the frame's face then lands 0.014 (mean
 # absolute, display value) from its target; 4 samples without the denoiser overshot by 0.06. With
@@ -156,6 +157,7 @@ class Renderer:
             [np.linalg.norm(rest[i] - rest[i].mean(0), axis=1).mean()
              for i in (self._regions["eyeball_left"], self._regions["eyeball_right"])]))
         self._build_head()
+        self._build_body()
         self._hair = HairSystems(sc, self.head, HairLayout(model))
         self._build_glasses()
         self._build_mouth()
@@ -215,6 +217,35 @@ class Renderer:
         self._scalp = model.region_mask("scalp")[self._faces].sum(axis=1) >= 2
         self.head = bpy.data.objects.new("head", mesh)
         self.scene.collection.objects.link(self.head)
+
+    def _build_body(self) -> None:
+        """The arms and trunk below the bust (``generator/body.py``): one mesh in the clothing
+        material (fabric where the garment weight is >= 0.5, bare skin below), its vertices
+        coloured and textured as the cut vertices they grow from."""
+        model = self.model
+        ext = body.extension(model.vertices(), model.faces)
+        mesh = bpy.data.meshes.new("body")
+        mesh.from_pydata(ext.vertices.tolist(), [], ext.faces.tolist())
+        mesh.polygons.foreach_set("use_smooth", np.ones(len(ext.faces), bool))
+        vertex_uv = np.zeros((model.n_vertices, 2))
+        vertex_uv[model.faces.ravel()] = model.uvs[model.face_uvs.ravel()]
+        # the weave runs on along the tube: its UVs move off the cut's at the atlas' scale
+        uv = vertex_uv[ext.source] - np.column_stack([np.zeros(len(ext.ring)), ext.ring * body.STEP_M * BODY_UV_PER_M])
+        mesh.uv_layers.new(name="uv").data.foreach_set("uv", uv[ext.faces].reshape(-1).astype(np.float32))
+        mesh.color_attributes.new("albedo", "FLOAT_COLOR", "POINT")
+        mesh.attributes.new("cloth", "FLOAT", "POINT")
+        mesh.materials.append(bpy.data.materials["clothing"])
+        self.body = bpy.data.objects.new("body", mesh)
+        self.scene.collection.objects.link(self.body)
+
+    def _update_body(self, vertices: np.ndarray, rgba: np.ndarray) -> body.Body:
+        ext = body.extension(vertices, self.model.faces)
+        mesh = self.body.data
+        mesh.vertices.foreach_set("co", ext.vertices.astype(np.float32).ravel())
+        mesh.color_attributes["albedo"].data.foreach_set("color", rgba[ext.source].ravel())
+        mesh.attributes["cloth"].data.foreach_set("value", body.garment_weights(ext, self._cloth).astype(np.float32))
+        mesh.update()
+        return ext
 
     def _material(self, name: str):
         mat = bpy.data.materials.new(name)
@@ -544,6 +575,7 @@ class Renderer:
         mesh.color_attributes["albedo"].data.foreach_set("color", rgba.ravel())  # (a held reference
         # to an attribute dangles once another attribute is added to the mesh)
         self._update_garment(scene.clothing)
+        self._body = self._update_body(vertices, rgba)
         index = np.where(self._torso, 2, np.where(self._scalp & scene.hair.scalp_hair, 1, 0)).astype(np.int32)
         mesh.polygons.foreach_set("material_index", index)
         mesh.update()
@@ -784,17 +816,21 @@ class Renderer:
                 covers[name] = np.round(np.asarray(im, np.float64) * (255 / 65535)).astype(np.uint8)
         cover = np.maximum(*covers.values())
         seg = zmap = None
-        if segmentation or depth:
-            uv, z = camera.project(vertices)
-            zmap, face_id, bary = rasterize(uv, z, self.model.faces, camera.height, camera.width)
+        if segmentation or depth:  # the bust and the body below it
+            ext = self._body
+            whole, faces = body.with_body(vertices, self.model.faces)
+            uv, z = camera.project(whole)
+            zmap, face_id, bary = rasterize(uv, z, faces, camera.height, camera.width)
             if segmentation:
                 strands = bool(scene.strands.style)  # strand hair: the hair class is where strands cover
                 cls = face_classes(self.model.faces, vertex_classes(self.model.region_names, self.model.regions,
                                                                      scene.hair.scalp_hair and not strands,
                                                                      self._albedo_of.brow_mask(scene)))
+                cls = np.concatenate([cls, np.full(len(ext.faces), CLASSES.index("clothing"), cls.dtype)])
                 seg = np.where(face_id >= 0, cls[np.maximum(face_id, 0)], 0).astype(np.uint8)
                 # The garment edge as the clothing material draws it: the interpolated weight's 0.5 level.
-                cloth = (bary * self._cloth[self.model.faces[np.maximum(face_id, 0)]]).sum(axis=-1)
+                weights = np.concatenate([self._cloth, body.garment_weights(ext, self._cloth)])
+                cloth = (bary * weights[faces[np.maximum(face_id, 0)]]).sum(axis=-1)
                 garment = (face_id >= 0) & (cloth >= 0.5)
                 seg[(seg == CLASSES.index("clothing")) & ~garment] = CLASSES.index("neck")
                 seg[garment] = CLASSES.index("clothing")

@@ -65,7 +65,7 @@ from facegen.generator.appearance import PUPIL, iris_rgb, temperature_rgb  # noq
 from facegen.generator.backends import RenderResult  # noqa: E402
 from facegen.generator.camera import face_centre  # noqa: E402
 from facegen.generator.head_model import HeadModel, vertex_normals  # noqa: E402
-from facegen.generator import occluders  # noqa: E402
+from facegen.generator import body, occluders  # noqa: E402
 from facegen.generator.mouth_parts import MouthParts  # noqa: E402
 from facegen.generator.zbuffer import in_front  # noqa: E402
 from facegen.generator.segmentation import CLASSES, face_classes, vertex_classes  # noqa: E402
@@ -134,7 +134,13 @@ class Renderer:
             self._materials.append(mat)
             self._gather.append(used)
             self._vclass.append(np.concatenate(vclass))
-        self.scene.add(pyrender.Mesh(self._prims))
+        # The arms and trunk below the bust (generator/body.py), in the top's colour, class clothing.
+        ext = body.extension(rest, self.faces)
+        self._body_prim = pyrender.Primitive(positions=ext.vertices.astype(np.float32),
+                                             normals=np.zeros_like(ext.vertices, np.float32),
+                                             color_0=np.ones((len(ext.vertices), 4), np.float32),
+                                             indices=ext.faces, material=self._materials[1])
+        self.scene.add(pyrender.Mesh(self._prims + [self._body_prim]))
         self._lights = [self.scene.add(pyrender.PointLight(intensity=0.0)) for _ in range(max_lights)]
         self._cam_node = self.scene.add(pyrender.IntrinsicsCamera(1, 1, 0, 0, Z_NEAR, Z_FAR))
         self._gl = None  # pyrender.OffscreenRenderer of the last image size
@@ -163,6 +169,12 @@ class Renderer:
             block[:, 9] = codes[vclass]
             GL.glBindBuffer(GL.GL_ARRAY_BUFFER, prim._buffers[0])
             GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, block.nbytes, block)
+        ext = body.extension(v, self.faces)
+        block = np.concatenate([ext.vertices, vertex_normals(ext.vertices, ext.faces), data[ext.source, 6:]], axis=1)
+        block[:, 9] = codes[CLASSES.index("clothing")]
+        block = block.astype(np.float32)
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self._body_prim._buffers[0])
+        GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, block.nbytes, block)
         self._materials[0].roughnessFactor = 0.15  # eyes: wet and glossy
         self._materials[1].roughnessFactor = scene.skin.roughness
         light = scene.lighting

@@ -11,6 +11,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from facegen.generator.backends import make_renderer  # noqa: E402
+from facegen.generator import body  # noqa: E402
 from facegen.generator.camera import scene_camera  # noqa: E402
 from facegen.generator.config import load_scene_config  # noqa: E402
 from facegen.generator.zbuffer import rasterize  # noqa: E402
@@ -92,8 +93,9 @@ def _alpha_render(renderer, scene, verts, cam, soft=False):
 def test_silhouette_matches_the_projected_mesh(renderer, model, index):
     scene, verts, cam = _sample(model, index, size=128)
     mask = _alpha_render(renderer, scene, verts, cam)
-    uv, z = cam.project(verts)
-    _, face_id, _ = rasterize(uv, z, model.faces, cam.height, cam.width)
+    whole, faces = body.with_body(verts, model.faces)  # the bust and the arms and trunk below it
+    uv, z = cam.project(whole)
+    _, face_id, _ = rasterize(uv, z, faces, cam.height, cam.width)
     ours = face_id >= 0
     iou = (mask & ours).sum() / (mask | ours).sum()
     assert iou >= 0.99, iou
@@ -112,7 +114,7 @@ def test_marker_lands_at_the_projected_pixel(renderer, model):
     bpy.ops.mesh.primitive_uv_sphere_add(radius=0.006, location=point.tolist())
     marker = bpy.context.active_object
     # The marker alone (head, eyes, teeth and tongue hidden, transparent film): its alpha coverage is its image.
-    hidden = [renderer.head, *renderer.eyes, *renderer._mouth_objects.values()]
+    hidden = [renderer.head, renderer.body, *renderer.eyes, *renderer._mouth_objects.values()]
     sc = renderer.scene
     samples = sc.cycles.samples
     try:

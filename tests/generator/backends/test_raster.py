@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("pyrender")
 raster = pytest.importorskip("facegen.generator.backends.raster")
 
+from facegen.generator import body  # noqa: E402
 from facegen.generator.camera import scene_camera  # noqa: E402
 from facegen.generator.config import load_scene_config  # noqa: E402
 from facegen.generator.head_model import Expression, Gaze, HeadModel, HeadPose  # noqa: E402
@@ -66,8 +67,9 @@ def _reference(model, verts, camera, offset=(0.0, 0.0)):
     """Numpy z-buffer of the projected mesh sampled at pixel centre + ``offset`` (pixels):
     ``(H, W)`` camera-z (inf = empty) and face ids. It interpolates -1/z, which is linear in
     the image (perspective-correct), and converts back."""
-    uv, z = camera.project(verts)
-    inv, fid, _ = rasterize(uv - np.asarray(offset), -1.0 / z, model.faces, camera.height, camera.width)
+    whole, faces = body.with_body(verts, model.faces)  # the bust and the arms and trunk below it
+    uv, z = camera.project(whole)
+    inv, fid, _ = rasterize(uv - np.asarray(offset), -1.0 / z, faces, camera.height, camera.width)
     dmap = np.where(fid >= 0, -1.0 / inv, np.inf)
     return dmap, fid
 
