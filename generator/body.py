@@ -73,6 +73,13 @@ def cuts(faces: np.ndarray) -> list[tuple[int, np.ndarray]]:
     return list(_cuts(f.tobytes(), len(f)))
 
 
+def fan_faces(faces: np.ndarray) -> np.ndarray:
+    """``(F,)`` bool: the triangles of the flat fans that close the cuts. With the tubes drawn the
+    surface is closed without them, and leaving them out keeps their normals off the cut's ring
+    (where they made a crease in the smooth shading)."""
+    return np.isin(faces, [centre for centre, _ in cuts(faces)]).any(axis=1)
+
+
 def _frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre and unit normal of a ring (least-squares plane)."""
     c = points.mean(axis=0)

@@ -203,6 +203,7 @@ class Renderer:
         eyes = np.zeros(model.n_vertices, bool)
         eyes[self._regions["eyeball_left"]] = eyes[self._regions["eyeball_right"]] = True
         keep = ~eyes[model.faces].any(axis=1)  # the eyeballs are drawn as spheres
+        keep &= ~body.fan_faces(model.faces)  # the cuts are closed by the body's tubes
         self._faces = model.faces[keep].astype(np.int64)
         mesh = bpy.data.meshes.new("head")
         mesh.from_pydata(model.vertices().tolist(), [], self._faces.tolist())
