@@ -203,6 +203,7 @@ class OccludersConfig:
     object_offset_m: Dist = ranged(0.0, 0.3)  # from the face toward the camera
     object_scale: Dist = ranged(0.5, 2)  # on the object's real size
     lens_reflectance: Dist = ranged(0, 0.2)  # clear lenses: reflectance of each face at normal incidence
+    object_hold_probability: float = ranged(0, 1)  # share of objects held as people hold them (occluders.HOLDS)
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probabi
                        "jaw_open_probability", "hard_side_light_probability", "scalp_hair_probability",
                        "beard_probability", "occluder_probability", "hdri_probability",
                        "background_visible_probability", "defocus_probability", "extra_lights_probability",
-                       "key_light_front_probability",
+                       "key_light_front_probability", "object_hold_probability",
                        "strand_probability", "glasses_probability", "sunglasses_probability", "object_probability",
                        "hand_probability", "left_probability", "jpeg_probability",
                        "bystander_probability"}

@@ -29,6 +29,25 @@ OBJECT_NAMES = ("phone", "coffee_cup", "plastic_cup", "comb", "marker", "headpho
 # Parts of the face an object is held in front of: template regions whose vertex mean (with an
 # x condition) is the point.
 ANCHORS = ("mouth", "chin", "left_cheek", "right_cheek", "left_eye", "right_eye", "nose")
+# How people hold each object in a photo: (weight, anchor, shift of the object's centre from the
+# anchor in the head's frame (x toward the subject's left, y toward the back, z up; metres),
+# turn (yaw, pitch, roll as a head pose, degrees) of the object's own frame in the head's). The
+# objects' frames (assets/build_objects.py): z up, cups and bottle open at the top, the phone
+# upright and thin along y, the marker along y. Turns are jittered
+# by N(0, HOLD_JITTER_DEG) per angle, shifts by N(0, HOLD_JITTER_M) per axis.
+HOLDS = {
+    "coffee_cup": ((1.0, "chin", (0.0, -0.1, -0.035), (0.0, 0.0, 0.0)),),  # cup and saucer held under the chin
+    "plastic_cup": ((0.5, "mouth", (0.0, -0.05, -0.035), (0.0, 35.0, 0.0)),  # a sip: rim at the lips
+                    (0.5, "chin", (0.0, -0.08, -0.06), (0.0, 0.0, 0.0))),  # held low, in front of the chin
+    "baby_bottle": ((1.0, "mouth", (0.0, -0.07, 0.02), (0.0, 115.0, 0.0)),),  # teat at the lips, bottom up
+    "phone": ((0.35, "left_cheek", (0.035, 0.03, 0.0), (90.0, 0.0, 30.0)),  # a call: against the cheek and ear
+              (0.35, "right_cheek", (-0.035, 0.03, 0.0), (-90.0, 0.0, -30.0)),
+              (0.3, "chin", (0.0, -0.16, -0.05), (0.0, -55.0, 0.0))),  # read: low in front, screen up to the face
+    "marker": ((0.6, "mouth", (0.0, -0.055, 0.0), (0.0, 0.0, 0.0)),  # a pen at the lips
+               (0.4, "chin", (0.0, -0.02, -0.03), (0.0, 90.0, 0.0))),  # upright against the chin
+}  # the comb (and headphones) have none: no hand holds them, and a comb beside the temple floated
+HOLD_JITTER_DEG = 12.0
+HOLD_JITTER_M = 0.008
 HAND_POSES = ("open", "relaxed", "cupped", "fist", "point")  # assets/build_hands.py POSES
 # The hand's axes in the head's frame before it is turned: fingers (+y) up, out of the palm (+z)
 # toward the back of the head (the palm faces the face), +x = y x z.
@@ -126,7 +145,7 @@ def load_objects() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
 def object_transform(layout: OccluderLayout, posed: np.ndarray, params, camera_position: np.ndarray) -> np.ndarray:
     """4x4 world matrix of the scene's object: scaled, turned by ``object_rotation_deg`` (yaw,
     pitch, roll, as a head pose) in the head's frame, centred ``object_offset_m`` from its anchor
-    toward the camera."""
+    toward the camera plus ``object_shift_m`` in the head's frame."""
     posed = np.asarray(posed, np.float64)
     head = fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])
     turn = rotation_matrix(*params.object_rotation_deg)
@@ -134,8 +153,30 @@ def object_transform(layout: OccluderLayout, posed: np.ndarray, params, camera_p
     toward = np.asarray(camera_position, np.float64) - anchor
     m = np.eye(4)
     m[:3, :3] = head @ turn * params.object_scale
-    m[:3, 3] = anchor + params.object_offset_m * toward / np.linalg.norm(toward)
+    m[:3, 3] = anchor + params.object_offset_m * toward / np.linalg.norm(toward) + head @ np.asarray(params.object_shift_m)
     return m
+
+
+def hold(thing: str, pick: float, jitter: np.ndarray) -> tuple[str, tuple[float, float, float], tuple[float, float, float]] | None:
+    """(anchor, shift (m), turn (yaw, pitch, roll degrees)) of a hold of ``thing`` from ``HOLDS``:
+    ``pick`` (0..1) chooses among its holds by weight, ``jitter`` (6 standard normals) moves it
+    (turn, then shift). None for an object without holds."""
+    holds = HOLDS.get(thing)
+    if not holds:
+        return None
+    weights = np.array([h[0] for h in holds])
+    k = min(int(np.searchsorted(np.cumsum(weights) / weights.sum(), pick, side="right")), len(holds) - 1)
+    _, anchor, shift, turn = holds[k]
+    rot = rotation_matrix(*turn) @ rotation_matrix(*(HOLD_JITTER_DEG * jitter[:3]))
+    shift = np.asarray(shift) + HOLD_JITTER_M * jitter[3:6]
+    return anchor, tuple(float(x) for x in shift), euler_angles(rot)
+
+
+def euler_angles(rot: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees whose ``rotation_matrix`` is ``rot`` (pitch within +-90)."""
+    b = np.arcsin(np.clip(rot[2, 1], -1.0, 1.0))  # rotation_matrix is Rz(yaw) Rx(-pitch) Ry(roll)
+    yaw, roll = np.arctan2(-rot[0, 1], rot[1, 1]), np.arctan2(-rot[2, 0], rot[2, 2])
+    return float(np.degrees(yaw)), float(-np.degrees(b)), float(np.degrees(roll))
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from facegen.generator import occluders
 from facegen.generator.camera import lens_direction
 from facegen.generator.config import SceneConfig
 from facegen.generator.hair import STYLE_LENGTH_M
@@ -234,7 +235,14 @@ def sample_occluders(cfg, rng: np.random.Generator) -> OccluderParams:
     thing, anchor, offset = str(cfg.object.sample(rng)), str(cfg.object_anchor.sample(rng)), cfg.object_offset_m.sample(rng)
     turn, scale = tuple(float(a) for a in rng.uniform(-180.0, 180.0, 3)), cfg.object_scale.sample(rng)
     reflectance = float(cfg.lens_reflectance.sample(rng))  # drawn last: the draws above stay as they were
-    return OccluderParams(kind, *sizes, hsv, thing if held else "none", anchor, offset, turn, scale, reflectance)
+    natural, pick, jitter = rng.random() < cfg.object_hold_probability, float(rng.random()), rng.standard_normal(6)
+    shift = (0.0, 0.0, 0.0)
+    placed = occluders.hold(thing, pick, jitter) if natural and held else None
+    if placed is not None:  # held as people hold it: placed in the head's frame, not toward the camera
+        anchor, shift, turn = placed
+        offset = 0.0
+    return OccluderParams(kind, *sizes, hsv, thing if held else "none", anchor, offset, turn, scale, reflectance,
+                          shift)
 
 
 def sample_skin_detail(cfg, rng: np.random.Generator) -> SkinDetailParams:

@@ -176,6 +176,10 @@ class OccluderParams:
     # Clear lenses' reflectance per face at normal incidence: 0.04 uncoated glass (IOR 1.5; scenes
     # stored before this field had it), ~0.005 with an anti-reflective coating.
     lens_reflectance: float = 0.04
+    # The object's centre moved from its anchor in the head's frame (x toward the subject's left, y
+    # toward the back of the head, z up), metres: a hold (occluders.HOLDS). Scenes stored before
+    # this field had none: the object `object_offset_m` toward the camera alone.
+    object_shift_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 NO_OCCLUDERS = OccluderParams("none", 0.05, 0.035, 0.5, 0.002, 0.0, 0.0, (0.0, 0.0, 0.1), "none", "mouth", 0.05,

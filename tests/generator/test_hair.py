@@ -121,6 +121,36 @@ def test_held_objects_have_real_sizes_and_sit_between_face_and_camera(model):
         np.testing.assert_allclose(m[:3, :3] @ m[:3, :3].T, np.eye(3), atol=1e-9)  # scale 1: a rotation
 
 
+def test_holds_place_objects_in_the_heads_frame(model):
+    """A hold's turn survives the trip through (yaw, pitch, roll); its shift is taken in the head's
+    frame, so the object keeps its place on the face whatever the head pose and the camera."""
+    from facegen.generator.head_model import rotation_matrix
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        rot = rotation_matrix(*rng.uniform(-180, 180, 3))
+        np.testing.assert_allclose(rotation_matrix(*occluders.euler_angles(rot)), rot, atol=1e-9)
+    anchor, shift, turn = occluders.hold("plastic_cup", 0.0, np.zeros(6))  # the first hold, not jittered
+    assert (anchor, shift, turn) == ("mouth", (0.0, -0.05, -0.035), (0.0, 35.0, 0.0))
+    assert occluders.hold("plastic_cup", 0.99, np.zeros(6))[0] == "chin"
+    assert occluders.hold("comb", 0.5, np.zeros(6)) is None  # no holds: placed at random
+    layout = occluders.OccluderLayout(model)
+    scene = sample_scene(load_scene_config(), 4, 3)
+    params = dataclasses.replace(scene.occluders, object="plastic_cup", object_anchor=anchor, object_offset_m=0.0,
+                                 object_rotation_deg=turn, object_scale=1.0, object_shift_m=shift)
+    local = []
+    for yaw, camera in ((0.0, np.array([0.0, -1.0, 0.1])), (50.0, np.array([0.6, -0.8, 0.3]))):
+        posed = model.scene_vertices(dataclasses.replace(scene, head_pose=HeadPose(yaw_deg=yaw, pitch_deg=10.0)))
+        head = fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set].astype(np.float64))
+        m = occluders.object_transform(layout, posed, params, posed.mean(0) + camera)
+        at = posed[layout.anchors[anchor]].astype(np.float64).mean(0)
+        local.append((head.T @ (m[:3, 3] - at), head.T @ m[:3, :3]))
+    np.testing.assert_allclose(local[0][0], shift, atol=1e-9)  # 5 cm in front of the lips, 3.5 cm below
+    np.testing.assert_allclose(local[1][0], shift, atol=1e-9)
+    np.testing.assert_allclose(local[0][1], local[1][1], atol=1e-9)  # turned with the head, not the camera
+    np.testing.assert_allclose(local[0][1], rotation_matrix(*turn), atol=1e-9)
+
+
 def test_hands_face_the_face_in_front_of_their_anchor(model):
     """The palm's near side is ``offset_m`` in front of the anchor along the head's facing
     direction, whatever the head pose and pose of the fingers; fingers point up at roll 0 and

@@ -212,6 +212,40 @@ def test_lens_reflectance_is_drawn_last_and_mostly_coated(cfg, tmp_path):
     assert 0.5 < np.mean(np.array(drawn) == 0.005) < 0.7  # p 0.6 coated
 
 
+def test_objects_are_mostly_held_as_people_hold_them(cfg, tmp_path):
+    """The hold's draws come last: with holds off, the same scenes differ only in where their
+    object sits. Held objects sit where HOLDS says (jittered); combs keep the random placement."""
+    from facegen.generator import occluders
+
+    path = tmp_path / "random.yaml"
+    objects = "  object: {choice: [phone, coffee_cup, plastic_cup, comb, marker, baby_bottle]}\n"
+    path.write_text("occluders:\n  object_probability: 1\n  object_hold_probability: 0\n" + objects)
+    anywhere = load_scene_config(path)
+    path.write_text("occluders:\n  object_probability: 1\n" + objects)
+    always = load_scene_config(path)
+    held = []
+    for i in range(200):
+        a, b = sample_scene(always, 5, i).occluders, sample_scene(anywhere, 5, i).occluders
+        assert b.object_shift_m == (0.0, 0.0, 0.0) and a.object == b.object
+        moved = dict(object_anchor=b.object_anchor, object_offset_m=b.object_offset_m,
+                     object_rotation_deg=b.object_rotation_deg, object_shift_m=b.object_shift_m)
+        assert dataclasses.replace(a, **moved) == b  # no other draw moved
+        if a.object_shift_m != (0.0, 0.0, 0.0):
+            held.append(a.object)
+            holds = occluders.HOLDS[a.object]
+            assert a.object_offset_m == 0.0 and a.object_anchor in {h[1] for h in holds}
+            near = min(np.abs(np.subtract(a.object_shift_m, h[2])).max() for h in holds if h[1] == a.object_anchor)
+            assert near < 5 * occluders.HOLD_JITTER_M
+        else:
+            assert a == b or a.object not in occluders.HOLDS
+    assert "comb" not in held and "comb" in {sample_scene(always, 5, i).occluders.object for i in range(200)}
+    assert 0.7 < len(held) / sum(sample_scene(always, 5, i).occluders.object in occluders.HOLDS
+                                                        for i in range(200)) < 0.9  # p 0.8
+    stored = sample_scene(always, 5, 0).to_dict()
+    del stored["occluders"]["object_shift_m"]  # scenes stored before holds: no shift
+    assert SceneParams.from_dict(stored).occluders.object_shift_m == (0.0, 0.0, 0.0)
+
+
 def test_key_light_is_drawn_last_and_mostly_in_front(cfg, tmp_path):
     path = tmp_path / "anywhere.yaml"
     path.write_text("environment:\n  key_light_front_probability: 0\n")

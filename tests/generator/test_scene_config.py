@@ -30,6 +30,7 @@ def test_default_config_loads_and_user_keys_override(tmp_path):
     ("occluders:\n  lens_reflectance: {choice: [0.005, 0.5]}\n", "occluders.lens_reflectance"),
     ("gaze:\n  at_camera_probability: 1.5\n", "gaze.at_camera_probability: must be in [0, 1], got 1.5"),
     ("environment:\n  key_light_front_probability: 2\n", "environment.key_light_front_probability"),
+    ("occluders:\n  object_hold_probability: -0.1\n", "occluders.object_hold_probability"),
     ("environment:\n  key_light_azimuth_deg: [0, 200]\n", "environment.key_light_azimuth_deg"),
     ("expression:\n  smile_probability: 1.5\n", "expression.smile_probability: a probability must be in [0, 1]"),
     ("eyes:\n  iris_color: {choice: [brown, blue], p: [0.5, 0.6]}\n", "eyes.iris_color.p: probabilities"),
