@@ -54,8 +54,8 @@ def _find_cuts(faces: np.ndarray) -> list[tuple[int, np.ndarray]]:
         nxt = {}
         for tri in fan:
             k = int(np.flatnonzero(tri == centre)[0])
-            a, b = int(tri[(k + 1) % 3]), int(tri[(k + 2) % 3])  # (ring[i], ring[i + 1]) in fan order
-            nxt[b] = a  # fan triangles (ring[i + 1], ring[i], centre) -> rotate to start after centre
+            after, before = int(tri[(k + 1) % 3]), int(tri[(k + 2) % 3])  # ring[i + 1], ring[i]
+            nxt[before] = after
         start = next(iter(nxt))
         ring, v = [start], nxt[start]
         while v != start and len(ring) <= len(fan):

@@ -31,14 +31,16 @@ OBJECT_NAMES = ("phone", "coffee_cup", "plastic_cup", "comb", "marker", "headpho
 ANCHORS = ("mouth", "chin", "left_cheek", "right_cheek", "left_eye", "right_eye", "nose")
 # How people hold each object in a photo: (weight, anchor, shift of the object's centre from the
 # anchor in the head's frame (x toward the subject's left, y toward the back, z up; metres),
-# turn (yaw, pitch, roll as a head pose, degrees) of the object's own frame in the head's). The
+# turn (yaw, pitch, roll as a head pose, degrees) of the object's own frame in the head's, or in
+# the body's where the last element says "upright": a cup held low stays level when the head
+# tips back). The
 # objects' frames (assets/build_objects.py): z up, cups and bottle open at the top, the phone
 # upright and thin along y, the marker along y. Turns are jittered
 # by N(0, HOLD_JITTER_DEG) per angle, shifts by N(0, HOLD_JITTER_M) per axis.
 HOLDS = {
-    "coffee_cup": ((1.0, "chin", (0.0, -0.1, -0.035), (0.0, 0.0, 0.0)),),  # cup and saucer held under the chin
+    "coffee_cup": ((1.0, "chin", (0.0, -0.1, -0.035), (0.0, 0.0, 0.0), "upright"),),  # cup and saucer held under the chin
     "plastic_cup": ((0.5, "mouth", (0.0, -0.05, -0.035), (0.0, 35.0, 0.0)),  # a sip: rim at the lips
-                    (0.5, "chin", (0.0, -0.08, -0.06), (0.0, 0.0, 0.0))),  # held low, in front of the chin
+                    (0.5, "chin", (0.0, -0.08, -0.06), (0.0, 0.0, 0.0), "upright")),  # held low, in front of the chin
     "baby_bottle": ((1.0, "mouth", (0.0, -0.07, 0.02), (0.0, 115.0, 0.0)),),  # teat at the lips, bottom up
     "phone": ((0.35, "left_cheek", (0.035, 0.03, 0.0), (90.0, 0.0, 30.0)),  # a call: against the cheek and ear
               (0.35, "right_cheek", (-0.035, 0.03, 0.0), (-90.0, 0.0, -30.0)),
@@ -157,17 +159,22 @@ def object_transform(layout: OccluderLayout, posed: np.ndarray, params, camera_p
     return m
 
 
-def hold(thing: str, pick: float, jitter: np.ndarray) -> tuple[str, tuple[float, float, float], tuple[float, float, float]] | None:
-    """(anchor, shift (m), turn (yaw, pitch, roll degrees)) of a hold of ``thing`` from ``HOLDS``:
-    ``pick`` (0..1) chooses among its holds by weight, ``jitter`` (6 standard normals) moves it
-    (turn, then shift). None for an object without holds."""
+def hold(thing: str, pick: float, jitter: np.ndarray, head_rotation: np.ndarray | None = None,
+         ) -> tuple[str, tuple[float, float, float], tuple[float, float, float]] | None:
+    """(anchor, shift (m), turn (yaw, pitch, roll degrees) in the head's frame) of a hold of
+    ``thing`` from ``HOLDS``: ``pick`` (0..1) chooses among its holds by weight, ``jitter`` (6
+    standard normals) moves it (turn, then shift). An upright hold's turn is in the body's frame:
+    ``head_rotation`` (the head pose's, default none) is taken off it. None for an object without
+    holds."""
     holds = HOLDS.get(thing)
     if not holds:
         return None
     weights = np.array([h[0] for h in holds])
     k = min(int(np.searchsorted(np.cumsum(weights) / weights.sum(), pick, side="right")), len(holds) - 1)
-    _, anchor, shift, turn = holds[k]
+    _, anchor, shift, turn, *upright = holds[k]
     rot = rotation_matrix(*turn) @ rotation_matrix(*(HOLD_JITTER_DEG * jitter[:3]))
+    if upright and head_rotation is not None:
+        rot = np.asarray(head_rotation).T @ rot
     shift = np.asarray(shift) + HOLD_JITTER_M * jitter[3:6]
     return anchor, tuple(float(x) for x in shift), euler_angles(rot)
 

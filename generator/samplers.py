@@ -223,8 +223,9 @@ def sample_strands(cfg, hair: HairParams, rng: np.random.Generator) -> StrandPar
                         beard_style if hair.beard else "none", beard_length, beard_density, seed)
 
 
-def sample_occluders(cfg, rng: np.random.Generator) -> OccluderParams:
-    """Glasses; every draw is made whatever the outcome, so the count is fixed."""
+def sample_occluders(cfg, rng: np.random.Generator, head_pose: HeadPose | None = None) -> OccluderParams:
+    """Glasses and a held object; every draw is made whatever the outcome, so the count is fixed.
+    ``head_pose`` keeps upright holds level (``occluders.hold``)."""
     draws = rng.random(2)
     sizes = [d.sample(rng) for d in (cfg.lens_width_m, cfg.lens_height_m, cfg.roundness, cfg.frame_radius_m,
                                      cfg.spread_m, cfg.drop_m)]
@@ -237,7 +238,8 @@ def sample_occluders(cfg, rng: np.random.Generator) -> OccluderParams:
     reflectance = float(cfg.lens_reflectance.sample(rng))  # drawn last: the draws above stay as they were
     natural, pick, jitter = rng.random() < cfg.object_hold_probability, float(rng.random()), rng.standard_normal(6)
     shift = (0.0, 0.0, 0.0)
-    placed = occluders.hold(thing, pick, jitter) if natural and held else None
+    head = rotation_matrix(head_pose.yaw_deg, head_pose.pitch_deg, head_pose.roll_deg) if head_pose else None
+    placed = occluders.hold(thing, pick, jitter, head) if natural and held else None
     if placed is not None:  # held as people hold it: placed in the head's frame, not toward the camera
         anchor, shift, turn = placed
         offset = 0.0
@@ -346,7 +348,7 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
         clothing=sample_clothing(cfg.clothing, rngs["clothing"]),
         environment=sample_environment(cfg.environment, rngs["environment"]),
         strands=sample_strands(cfg.strands, hair, rngs["strands"]),
-        occluders=sample_occluders(cfg.occluders, rngs["occluders"]),
+        occluders=sample_occluders(cfg.occluders, rngs["occluders"], pose),
         skin_detail=sample_skin_detail(cfg.skin_detail, rngs["skin_detail"]),
         hands=sample_hands(cfg.hands, rngs["hands"]),
         photo=sample_photo(cfg.photo, rngs["photo"]),

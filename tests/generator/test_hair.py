@@ -149,6 +149,20 @@ def test_holds_place_objects_in_the_heads_frame(model):
     np.testing.assert_allclose(local[1][0], shift, atol=1e-9)
     np.testing.assert_allclose(local[0][1], local[1][1], atol=1e-9)  # turned with the head, not the camera
     np.testing.assert_allclose(local[0][1], rotation_matrix(*turn), atol=1e-9)
+    # a cup held low stays level when the head tips back; a sip at the lips tips with the head
+    pose = HeadPose(pitch_deg=30.0, roll_deg=10.0)
+    head_turn = rotation_matrix(pose.yaw_deg, pose.pitch_deg, pose.roll_deg)
+    assert occluders.hold("plastic_cup", 0.0, np.zeros(6), head_turn)[2] == turn
+    anchor, shift, low = occluders.hold("coffee_cup", 0.0, np.zeros(6), head_turn)
+    posed = model.scene_vertices(dataclasses.replace(scene, head_pose=pose))
+    params = dataclasses.replace(params, object="coffee_cup", object_anchor=anchor, object_rotation_deg=low,
+                                 object_shift_m=shift)
+    camera = posed.mean(0) + np.array([0.0, -1.0, 0.1])
+    up = occluders.object_transform(layout, posed, params, camera)[:3, 2]
+    # within 8 degrees of vertical (the head's fitted turn is not exactly its pose's), not 30
+    assert np.degrees(np.arccos(up[2])) < 8.0
+    tipped = dataclasses.replace(params, object_rotation_deg=occluders.hold("coffee_cup", 0.0, np.zeros(6))[2])
+    assert np.degrees(np.arccos(occluders.object_transform(layout, posed, tipped, camera)[2, 2])) > 25.0
 
 
 def test_hands_face_the_face_in_front_of_their_anchor(model):
