@@ -33,10 +33,9 @@ ANCHORS = ("mouth", "chin", "left_cheek", "right_cheek", "left_eye", "right_eye"
 # anchor in the head's frame (x toward the subject's left, y toward the back, z up; metres),
 # turn (yaw, pitch, roll as a head pose, degrees) of the object's own frame in the head's, or in
 # the body's where the last element says "upright": a cup held low stays level when the head
-# tips back). The
-# objects' frames (assets/build_objects.py): z up, cups and bottle open at the top, the phone
-# upright and thin along y, the marker along y. Turns are jittered
-# by N(0, HOLD_JITTER_DEG) per angle, shifts by N(0, HOLD_JITTER_M) per axis.
+# tips back). The objects' frames (assets/build_objects.py): z up, cups and bottle open at the
+# top, the phone upright and thin along y, the marker along y. Turns are jittered by
+# N(0, HOLD_JITTER_DEG) per angle, shifts by N(0, HOLD_JITTER_M) per axis.
 HOLDS = {
     "coffee_cup": ((1.0, "chin", (0.0, -0.1, -0.035), (0.0, 0.0, 0.0), "upright"),),  # cup and saucer held under the chin
     "plastic_cup": ((0.5, "mouth", (0.0, -0.05, -0.035), (0.0, 35.0, 0.0)),  # a sip: rim at the lips
@@ -159,8 +158,10 @@ def object_transform(layout: OccluderLayout, posed: np.ndarray, params, camera_p
     return m
 
 
-def hold(thing: str, pick: float, jitter: np.ndarray, head_rotation: np.ndarray | None = None,
-         ) -> tuple[str, tuple[float, float, float], tuple[float, float, float]] | None:
+Vec3 = tuple[float, float, float]
+
+
+def hold(thing: str, pick: float, jitter: np.ndarray, head_rotation: np.ndarray | None = None) -> tuple[str, Vec3, Vec3] | None:
     """(anchor, shift (m), turn (yaw, pitch, roll degrees) in the head's frame) of a hold of
     ``thing`` from ``HOLDS``: ``pick`` (0..1) chooses among its holds by weight, ``jitter`` (6
     standard normals) moves it (turn, then shift). An upright hold's turn is in the body's frame:

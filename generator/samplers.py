@@ -238,7 +238,7 @@ def sample_occluders(cfg, rng: np.random.Generator, head_pose: HeadPose | None =
     reflectance = float(cfg.lens_reflectance.sample(rng))  # drawn last: the draws above stay as they were
     natural, pick, jitter = rng.random() < cfg.object_hold_probability, float(rng.random()), rng.standard_normal(6)
     shift = (0.0, 0.0, 0.0)
-    head = rotation_matrix(head_pose.yaw_deg, head_pose.pitch_deg, head_pose.roll_deg) if head_pose else None
+    head = None if head_pose is None else rotation_matrix(head_pose.yaw_deg, head_pose.pitch_deg, head_pose.roll_deg)
     placed = occluders.hold(thing, pick, jitter, head) if natural and held else None
     if placed is not None:  # held as people hold it: placed in the head's frame, not toward the camera
         anchor, shift, turn = placed
