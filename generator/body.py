@@ -210,9 +210,10 @@ def extension(vertices: np.ndarray, faces: np.ndarray) -> Body:
                 np.concatenate(tube_no))
 
 
-def with_body(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The posed bust and its tubes as one mesh: (vertices ``(V + E, 3)``, faces), the bust's first."""
-    ext = extension(vertices, faces)
+def with_body(vertices: np.ndarray, faces: np.ndarray, ext: Body | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The posed bust and its tubes (``ext``, default computed here) as one mesh: (vertices
+    ``(V + E, 3)``, faces), the bust's first."""
+    ext = extension(vertices, faces) if ext is None else ext
     return np.concatenate([vertices, ext.vertices]), np.concatenate([faces, ext.faces + len(vertices)])
 
 

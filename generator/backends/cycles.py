@@ -239,14 +239,16 @@ class Renderer:
         self.body = bpy.data.objects.new("body", mesh)
         self.scene.collection.objects.link(self.body)
 
-    def _update_body(self, vertices: np.ndarray, rgba: np.ndarray) -> body.Body:
-        ext = body.extension(vertices, self.model.faces)
+    def _update_body(self, vertices: np.ndarray, rgba: np.ndarray) -> None:
+        """The tubes of this frame (``self._body``) and their garment weights (``self._body_cloth``),
+        kept for the segmentation and depth."""
+        self._body = ext = body.extension(vertices, self.model.faces)
+        self._body_cloth = body.garment_weights(ext, self._cloth)
         mesh = self.body.data
         mesh.vertices.foreach_set("co", ext.vertices.astype(np.float32).ravel())
         mesh.color_attributes["albedo"].data.foreach_set("color", rgba[ext.source].ravel())
-        mesh.attributes["cloth"].data.foreach_set("value", body.garment_weights(ext, self._cloth).astype(np.float32))
+        mesh.attributes["cloth"].data.foreach_set("value", self._body_cloth.astype(np.float32))
         mesh.update()
-        return ext
 
     def _material(self, name: str):
         mat = bpy.data.materials.new(name)
@@ -576,7 +578,7 @@ class Renderer:
         mesh.color_attributes["albedo"].data.foreach_set("color", rgba.ravel())  # (a held reference
         # to an attribute dangles once another attribute is added to the mesh)
         self._update_garment(scene.clothing)
-        self._body = self._update_body(vertices, rgba)
+        self._update_body(vertices, rgba)
         index = np.where(self._torso, 2, np.where(self._scalp & scene.hair.scalp_hair, 1, 0)).astype(np.int32)
         mesh.polygons.foreach_set("material_index", index)
         mesh.update()
@@ -818,8 +820,7 @@ class Renderer:
         cover = np.maximum(*covers.values())
         seg = zmap = None
         if segmentation or depth:  # the bust and the body below it
-            ext = self._body
-            whole, faces = body.with_body(vertices, self.model.faces)
+            whole, faces = body.with_body(vertices, self.model.faces, self._body)
             uv, z = camera.project(whole)
             zmap, face_id, bary = rasterize(uv, z, faces, camera.height, camera.width)
             if segmentation:
@@ -827,10 +828,10 @@ class Renderer:
                 cls = face_classes(self.model.faces, vertex_classes(self.model.region_names, self.model.regions,
                                                                      scene.hair.scalp_hair and not strands,
                                                                      self._albedo_of.brow_mask(scene)))
-                cls = np.concatenate([cls, np.full(len(ext.faces), CLASSES.index("clothing"), cls.dtype)])
+                cls = np.concatenate([cls, np.full(len(self._body.faces), CLASSES.index("clothing"), cls.dtype)])
                 seg = np.where(face_id >= 0, cls[np.maximum(face_id, 0)], 0).astype(np.uint8)
                 # The garment edge as the clothing material draws it: the interpolated weight's 0.5 level.
-                weights = np.concatenate([self._cloth, body.garment_weights(ext, self._cloth)])
+                weights = np.concatenate([self._cloth, self._body_cloth])
                 cloth = (bary * weights[faces[np.maximum(face_id, 0)]]).sum(axis=-1)
                 garment = (face_id >= 0) & (cloth >= 0.5)
                 seg[(seg == CLASSES.index("clothing")) & ~garment] = CLASSES.index("neck")
