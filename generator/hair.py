@@ -29,6 +29,20 @@ BEARD_STYLES = ("none", "stubble", "moustache", "goatee", "short", "full")
 MOUSTACHE_MAX_M = 0.015
 GUIDE_POINTS = 12  # control points per scalp guide strand
 GUIDES = 320  # scalp guide strands (Blender interpolates the full head of hair between them)
+# Scalp hair keeps off the face: no guide point lies below the top of the brows (plus this), in
+# front of the ears and within FACE_HALF_WIDTH_M of the midline (the eyes' outer corners are at
+# ~0.05 m, the cheekbones 0.075 m). Hair that would fall there (fringes, the far side of a deep
+# parting, long hair falling forward) is steered to the side of its parting from STEER_M above
+# that line on, and what still reaches it is moved out sideways: it frames the face. Before this,
+# a quarter of the default scenes had guides hanging over the eyes, nose and mouth, drawn as a
+# veil of thin streaks across the whole face.
+FACE_TOP_ABOVE_BROWS_M = 0.005
+FACE_HALF_WIDTH_M = 0.062
+STEER_M = 0.03
+# Blender grows the full head of hair between the guides (interpolation, clumps, frizz, noise), and
+# a few of its strands still cross the face: those that reach within FACE_CLEAR_M of the midline
+# below the face's top are left out (``strands_off_face``), ~1 % of them.
+FACE_CLEAR_M = 0.05
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,9 @@ class HairLayout:
         self.lips = self.rest[region["lips"]]
         self.weights = {"brows": appearance.brow_weights(model), "lashes": appearance.lash_weights(model),
                         "beard": appearance.beard_weights(model)}
+        # where scalp hair may not go (template frame): below face_top, in front of face_back_y
+        self.face_top = self.rest[self.weights["brows"] > 0.5, 2].max() + FACE_TOP_ABOVE_BROWS_M
+        self.face_back_y = self.rest[region["ears"], 1].min()
         # The ponytail knot (tied_back), head frame: 1 cm behind the back of the skull, eye height.
         self.tie = np.array([0.0, self.rest[self.grows, 1].max() - self.centre[1] + 0.01,
                              self.eye[2] - self.centre[2] + 0.02])
@@ -120,10 +137,42 @@ def comb(style: str, local: np.ndarray, part_x: float, comb_back: float, tie: np
     return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
 
 
+def keep_off_face(layout: HairLayout, local: np.ndarray, side: np.ndarray) -> np.ndarray:
+    """``local`` (N, 3) points in the template frame; those over the face (below
+    ``layout.face_top``, in front of ``layout.face_back_y``, within ``FACE_HALF_WIDTH_M`` of the
+    midline) moved sideways to ``FACE_HALF_WIDTH_M`` on ``side`` (+-1 per point)."""
+    over = (local[:, 2] < layout.face_top) & (local[:, 1] < layout.face_back_y) \
+        & (np.abs(local[:, 0]) < FACE_HALF_WIDTH_M)
+    out = local.copy()
+    out[over, 0] = side[over] * FACE_HALF_WIDTH_M
+    return out
+
+
+def head_frame(layout: HairLayout, posed: np.ndarray):
+    """``(rot, rest_centre, posed_centre)``: the posed skull's rotation and centres, so that a
+    template-frame point ``x`` is ``(x - rest_centre) @ rot.T + posed_centre`` on the posed head."""
+    posed = np.asarray(posed, np.float64)
+    rot = fit_rotation(layout.rest[layout.skull_pose_set], posed[layout.skull_pose_set])
+    return rot, layout.rest[layout.skull_pose_set].mean(0), posed[layout.skull_pose_set].mean(0)
+
+
+def strands_off_face(layout: HairLayout, posed: np.ndarray, points: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``(C,)`` bool: which of C strands (``points`` (N, 3) world positions, strand ``c`` being
+    ``points[offsets[c]:offsets[c + 1]]``) stay off the face: none of their points lies below
+    ``layout.face_top``, in front of ``layout.face_back_y`` and within ``FACE_CLEAR_M`` of the
+    midline."""
+    rot, rest_c, posed_c = head_frame(layout, posed)
+    local = (np.asarray(points, np.float64) - posed_c) @ rot + rest_c
+    over = (local[:, 2] < layout.face_top) & (local[:, 1] < layout.face_back_y) & (np.abs(local[:, 0]) < FACE_CLEAR_M)
+    hits = np.add.reduceat(over.astype(np.int64), offsets[:-1]) if len(points) else np.zeros(0, np.int64)
+    return hits == 0
+
+
 def grow_guides(layout: HairLayout, posed: np.ndarray, params, rng: np.random.Generator) -> np.ndarray:
     """``(GUIDES, GUIDE_POINTS, 3)`` scalp guide strands on the posed head: each leaves the scalp
     along its normal, bends toward the style's combing direction and under gravity (more for
-    longer hair), and is pushed back out to ``params.volume_m`` above the nearest head vertex."""
+    longer hair), keeps off the face (``keep_off_face``: steered to the side of its parting as it
+    nears the brows) and is pushed back out to ``params.volume_m`` above the nearest head vertex."""
     posed = np.asarray(posed, np.float64)
     normals = vertex_normals(posed, layout.faces)
     weights = layout.scalp_weights(params.hairline_recession_m)
@@ -132,10 +181,9 @@ def grow_guides(layout: HairLayout, posed: np.ndarray, params, rng: np.random.Ge
     root = np.einsum("nk,nkd->nd", bary, posed[idx])
     n0 = np.einsum("nk,nkd->nd", bary, normals[idx])
     n0 /= np.linalg.norm(n0, axis=1, keepdims=True)
-    rot = fit_rotation(layout.rest[layout.skull_pose_set], posed[layout.skull_pose_set])
+    rot, rest_c, posed_c = head_frame(layout, posed)
     local_root = np.einsum("nk,nkd->nd", bary, layout.rest[idx]) - layout.centre
     combed = comb(params.style, local_root, params.part_x, params.comb_back, layout.tie) @ rot.T
-    rest_c, posed_c = layout.rest[layout.skull_pose_set].mean(0), posed[layout.skull_pose_set].mean(0)
     tie_world = rot @ (layout.tie + layout.centre - rest_c) + posed_c
     tied = np.zeros(GUIDES, bool)
     length = params.length_m * rng.uniform(0.85, 1.15, size=GUIDES)
@@ -148,6 +196,11 @@ def grow_guides(layout: HairLayout, posed: np.ndarray, params, rng: np.random.Ge
     d /= np.linalg.norm(d, axis=1, keepdims=True)
     volume = params.volume_m + (2.0 * params.curl_radius_m if params.style == "curly" else 0.0)
     off = np.minimum(volume, 0.3 * length)[:, None]
+    side = np.where(local_root[:, 0] >= params.part_x, 1.0, -1.0)  # the side of the parting
+
+    def to_local(x):
+        return (x - posed_c) @ rot + rest_c
+
     for k in range(1, GUIDE_POINTS):
         p = pts[:, k - 1]
         near = _nearest(p, cloud)
@@ -157,10 +210,16 @@ def grow_guides(layout: HairLayout, posed: np.ndarray, params, rng: np.random.Ge
             want = np.where(tied[:, None], np.array([0.0, 0.0, -1.0]), _tangent(combed, nrm))
         else:
             want = _tangent(combed, nrm) + gravity * (k / GUIDE_POINTS)
+        # nearing the face from above: turn toward the side of the parting
+        lp = to_local(p)
+        near_face = ((lp[:, 1] < layout.face_back_y) & (np.abs(lp[:, 0]) < FACE_HALF_WIDTH_M)) \
+            * smoothstep((layout.face_top + STEER_M - lp[:, 2]) / STEER_M)
+        want = want + 2.0 * (near_face * side)[:, None] * rot[:, 0]
         want /= np.maximum(np.linalg.norm(want, axis=1, keepdims=True), 1e-9)
         d = 0.55 * d + 0.45 * want
         d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
         q = p + step * d
+        q = (keep_off_face(layout, to_local(q), side) - rest_c) @ rot.T + posed_c
         near = _nearest(q, cloud)
         h = ((q - cloud[near]) * cloud_n[near]).sum(axis=1, keepdims=True)
         q = q + np.clip(off - h, 0.0, None) * cloud_n[near]

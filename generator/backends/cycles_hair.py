@@ -5,6 +5,9 @@ CC0 hair node groups (``datafiles/assets/nodes/procedural_hair_node_assets.blend
 wheel, licence ``datafiles/assets/LICENSE``), one geometry-nodes modifier each, on the guide
 curves: Interpolate Hair Curves (children on the head surface, density x the ``scalp_density``
 vertex attribute), Clump, Curl (curly styles), Frizz, Hair Curves Noise and Set Hair Curve Profile.
+That object is evaluated here and hidden from the camera: the strands it grows that stay off the
+face (``hair.strands_off_face``) are copied as plain curves into the ``scalp_grown`` object, which
+is rendered.
 All hair uses the Principled Hair BSDF (Chiang) with melanin, redness and grey from the scene
 (brows and lashes darker: ``appearance.brow_hair``),
 and writes 1 to the ``hair`` AOV, from which the backend reads the hair's coverage of each pixel.
@@ -80,7 +83,7 @@ class HairSystems:
         self.facial = hair_material("facial_hair", None)  # beard: part of the face
         self.brows = hair_material("brow_hair", None)  # brows and lashes: part of the face, darker
         self.objects = {}
-        for name in SYSTEMS:
+        for name in SYSTEMS + ("scalp_grown",):
             data = bpy.data.hair_curves.new(name)
             obj = bpy.data.objects.new(name, data)
             scene.collection.objects.link(obj)
@@ -126,6 +129,32 @@ class HairSystems:
         obj.data = data
         bpy.data.hair_curves.remove(old)
 
+    def _grow_scalp(self, posed: np.ndarray) -> None:
+        """Evaluate the scalp's node groups on the guides and keep the strands they grow that stay
+        off the face as the plain curves of ``scalp_grown`` (positions and radii). The objects sit
+        at the origin unrotated: curve positions are world positions."""
+        grown = self.objects["scalp"].evaluated_get(bpy.context.evaluated_depsgraph_get()).data
+        n, c = len(grown.points), len(grown.curves)
+        pos = np.empty(3 * n, np.float32)
+        grown.points.foreach_get("position", pos)
+        offsets = np.empty(c + 1, np.int32)
+        grown.curve_offset_data.foreach_get("value", offsets)
+        radius = np.empty(n, np.float32)
+        grown.attributes["radius"].data.foreach_get("value", radius)
+        keep = hairlib.strands_off_face(self.layout, posed, pos.reshape(-1, 3), offsets)
+        sizes = np.diff(offsets)
+        kept = np.repeat(keep, sizes)
+        obj = self.objects["scalp_grown"]
+        old = obj.data
+        data = bpy.data.hair_curves.new("scalp_grown")
+        data.materials.append(self.material)
+        if keep.any():
+            data.add_curves(sizes[keep].tolist())
+            data.position_data.foreach_set("vector", pos.reshape(-1, 3)[kept].ravel())
+            data.attributes.new("radius", "FLOAT", "POINT").data.foreach_set("value", radius[kept])
+        obj.data = data
+        bpy.data.hair_curves.remove(old)
+
     def update(self, scene, posed: np.ndarray) -> None:
         """Grow ``scene``'s hair on the posed head (the head mesh already holds ``posed``); none
         for scenes without strands (``strands.style == ""``)."""
@@ -136,7 +165,7 @@ class HairSystems:
             return
         rng = np.random.default_rng(p.seed)
         bald = p.style == "bald" or not h.scalp_hair
-        self.objects["scalp"].hide_render = bald
+        self.objects["scalp_grown"].hide_render = bald
         if not bald:
             self.head.data.attributes["scalp_density"].data.foreach_set("value", self.layout.scalp_weights(p.hairline_recession_m)
                                            .astype(np.float32))
@@ -155,6 +184,8 @@ class HairSystems:
             self._set("Hair Curves Noise", "Distance", 0.003)
             self._set("Hair Curves Noise", "Scale", 40.0)
             self._set("Set Hair Curve Profile", "Radius", HAIR_RADIUS_M)
+            self._grow_scalp(posed)
+        self.objects["scalp"].hide_render = True  # the generator; scalp_grown is what is seen
         for s in hairlib.face_strands(self.layout, posed, scene, rng):
             self._curves(s.name, s.points, s.radius)
         for mat, colour in ((self.material, h), (self.facial, h), (self.brows, brow_hair(h))):

@@ -58,6 +58,55 @@ def test_guides_grow_from_the_scalp_stay_off_the_head_and_keep_their_length(layo
         assert np.median(g[:, -1, 2] - g[:, 0, 2]) < -0.05
 
 
+def _over_face(layout, posed, points, half_width):
+    """How many of ``points`` (..., 3) lie over the face: below its top, in front of the ears,
+    within ``half_width`` of the midline (template frame)."""
+    rot, rest_c, posed_c = hair.head_frame(layout, posed)
+    local = (points.reshape(-1, 3) - posed_c) @ rot + rest_c
+    return int(((local[:, 2] < layout.face_top) & (local[:, 1] < layout.face_back_y)
+                & (np.abs(local[:, 0]) < half_width)).sum())
+
+
+def test_scalp_guides_keep_off_the_face(layout, model, monkeypatch):
+    """Hair long enough to reach the face, parted deep on either side, combed sideways or back, on
+    heads in their sampled poses: no guide point lies over the face (within FACE_HALF_WIDTH_M of the
+    midline, less 3 mm for the push off the skin); without the keep-off many do."""
+    cases = [(i, style, part, back) for i, style in enumerate(("medium", "long", "curly"))
+             for part in (-0.045, 0.0, 0.045) for back in (0.0, 0.85)]
+
+    def over(width):
+        n = 0
+        for i, style, part, back in cases:
+            scene = _scene(i, style=style, length_m=float(np.max(hair.STYLE_LENGTH_M[style])), part_x=part,
+                           comb_back=back)
+            posed = model.scene_vertices(scene).astype(np.float64)
+            g = hair.grow_guides(layout, posed, scene.strands, np.random.default_rng(scene.strands.seed))
+            n += _over_face(layout, posed, g[:, 1:], width)  # roots may lie on the temples
+        return n
+
+    width = hair.FACE_HALF_WIDTH_M - 0.003
+    assert over(width) == 0
+    monkeypatch.setattr(hair, "FACE_HALF_WIDTH_M", 0.0)  # no steering, no clamp
+    assert over(width) > 50
+
+
+def test_grown_strands_that_cross_the_face_are_left_out(layout, model):
+    """``strands_off_face`` on three strands of the template head, then of the head turned and
+    moved: one down the middle of the face is left out, one beside the cheek and one above the
+    brows kept."""
+    top, front = layout.face_top, layout.face_back_y - 0.05
+    z = np.linspace(top + 0.05, top - 0.10, 6)
+    strands = [np.column_stack([np.full(6, x), np.full(6, front), zz]) for x, zz in
+               ((0.0, z), (hair.FACE_CLEAR_M + 0.02, z), (0.0, np.full(6, top + 0.01)))]
+    points, offsets = np.concatenate(strands), np.array([0, 6, 12, 18])
+    rest = layout.rest
+    assert hair.strands_off_face(layout, rest, points, offsets).tolist() == [False, True, True]
+    turn = fit_rotation(np.eye(3), np.array([[0.8, 0.6, 0.0], [-0.6, 0.8, 0.0], [0.0, 0.0, 1.0]]))
+    shift = np.array([0.1, -0.2, 0.05])
+    moved = hair.strands_off_face(layout, rest @ turn.T + shift, points @ turn.T + shift, offsets)
+    assert moved.tolist() == [False, True, True]
+
+
 def test_hair_turns_with_the_head(layout, model):
     """The same guides on a head turned 40 degrees: the tips relative to the roots turn with it."""
     scene = _scene(style="short", length_m=0.05, volume_m=0.005)

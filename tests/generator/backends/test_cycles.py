@@ -240,6 +240,33 @@ def test_strand_hair_is_drawn_and_is_the_hair_class(renderer, model):
     assert bald.cover.max() == 0 and not (bald.segmentation == CLASSES.index("hair")).any()
 
 
+def _curves(data):
+    """World positions (N, 3) and curve offsets (C + 1,) of a hair curves datablock."""
+    pos = np.empty(3 * len(data.points), np.float32)
+    data.points.foreach_get("position", pos)
+    offsets = np.empty(len(data.curves) + 1, np.int32)
+    data.curve_offset_data.foreach_get("value", offsets)
+    return pos.reshape(-1, 3), offsets
+
+
+def test_grown_scalp_hair_keeps_off_the_face(renderer, model):
+    """Long hair parted deep on one side: of the strands Blender's node groups grow, those that
+    cross the face are not rendered (``hair.strands_off_face``), and they are few."""
+    from facegen.generator import hair
+
+    scene, verts, cam = _sample(model, 9, size=32, strands=True)
+    renderer.render(_styled(scene, "long", length_m=0.35, part_x=-0.045, comb_back=0.85), verts, cam,
+                    segmentation=False, depth=False)
+    systems = renderer._hair
+    grown = systems.objects["scalp"].evaluated_get(bpy.context.evaluated_depsgraph_get()).data
+    assert systems.objects["scalp"].hide_render and not systems.objects["scalp_grown"].hide_render
+    every, seen = _curves(grown), _curves(systems.objects["scalp_grown"].data)
+    keep = hair.strands_off_face(systems.layout, verts, *every)
+    assert 0 < (~keep).sum() < 0.05 * len(keep)  # some crossed the face
+    assert hair.strands_off_face(systems.layout, verts, *seen).all()
+    assert len(seen[1]) - 1 == keep.sum()
+
+
 def test_a_strand_over_a_landmark_flags_it_occluded(renderer, model):
     """A scalp-hair strand laid across the face between the camera and the nose tip: the landmarks
     under it are `occluded` (not visible, not self-occluded); without it none is."""
