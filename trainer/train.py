@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import os
-import pickle
 import time
 from pathlib import Path
 
@@ -58,8 +57,8 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise TrainerError(f"{path}: no such checkpoint") from None
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as exc:
-        raise TrainerError(f"{path}: not a facegen checkpoint ({one_line(str(exc), 200)})") from None
+    except Exception as exc:  # noqa: BLE001 - garbage makes the unpickler raise anything (IndexError, KeyError, ...)
+        raise TrainerError(f"{path}: not a facegen checkpoint ({type(exc).__name__}: {one_line(str(exc), 200)})") from None
     if not isinstance(state, dict) or not {"meta", "model"} <= set(state):
         raise TrainerError(f"{path}: not a facegen checkpoint (no meta/model entries)")
     problem = _meta_problem(state)
