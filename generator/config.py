@@ -115,6 +115,7 @@ class EyesConfig:
     pupil_size: Dist = ranged(0.05, 0.95)  # pupil radius as a fraction of the iris radius
     sclera_redness: Dist = ranged(0, 1)  # 0 .. 1
     cornea_roughness: Dist = ranged(0, 1)  # glossiness of the cornea highlight
+    iris_from_ancestry: bool  # the african and asian shares of the ancestry have brown eyes
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ class HairConfig:
     length_m: Dist = ranged(0, 1)  # scalp hair length
     beard_probability: float = ranged(0, 1)  # share of faces with stubble or beard (only if gender > 0.5)
     eyebrow_density: Dist = ranged(0, 1)  # 0 sparse .. 1 dense
+    color_from_ancestry: bool  # the african and asian shares of the ancestry draw dark_melanin
+    dark_melanin: Dist = ranged(0, 1)  # hair melanin of those shares (black to dark brown)
 
 
 @dataclass(frozen=True)

@@ -165,14 +165,30 @@ def sample_skin(cfg, identity: IdentityParams, rng: np.random.Generator) -> Skin
     )
 
 
+def from_ancestry(identity: IdentityParams, rng: np.random.Generator) -> bool:
+    """True with the probability of the identity's african + asian ancestry shares (one draw)."""
+    return bool(rng.random() >= dict(identity.attributes)["caucasian"])
+
+
 def sample_hair(cfg, identity: IdentityParams, rng: np.random.Generator) -> HairParams:
     draws = rng.random(2)
     male = dict(identity.attributes)["gender"] > 0.5
-    return HairParams(
-        scalp_hair=bool(draws[0] < cfg.scalp_hair_probability), melanin=cfg.color_melanin.sample(rng),
-        redness=cfg.color_redness.sample(rng), grey=cfg.grey.sample(rng), length_m=cfg.length_m.sample(rng),
-        beard=bool(male and draws[1] < cfg.beard_probability), eyebrow_density=cfg.eyebrow_density.sample(rng),
-    )
+    melanin, redness, grey, length = (cfg.color_melanin.sample(rng), cfg.color_redness.sample(rng),
+                                      cfg.grey.sample(rng), cfg.length_m.sample(rng))
+    brows = cfg.eyebrow_density.sample(rng)
+    dark, dark_haired = cfg.dark_melanin.sample(rng), from_ancestry(identity, rng)  # drawn last, always
+    if cfg.color_from_ancestry and dark_haired:
+        melanin = dark
+    return HairParams(scalp_hair=bool(draws[0] < cfg.scalp_hair_probability), melanin=melanin, redness=redness,
+                      grey=grey, length_m=length, beard=bool(male and draws[1] < cfg.beard_probability),
+                      eyebrow_density=brows)
+
+
+def sample_eyes(cfg, identity: IdentityParams, rng: np.random.Generator) -> EyeParams:
+    eyes = EyeParams(str(cfg.iris_color.sample(rng)), cfg.iris_brightness.sample(rng), cfg.pupil_size.sample(rng),
+                     cfg.sclera_redness.sample(rng), cfg.cornea_roughness.sample(rng))
+    brown_eyed = from_ancestry(identity, rng)  # drawn last, always
+    return dataclasses.replace(eyes, iris_color="brown") if cfg.iris_from_ancestry and brown_eyed else eyes
 
 
 def sample_background(cfg, rng: np.random.Generator) -> BackgroundParams:
@@ -332,11 +348,8 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
                     cfg.head_pose.roll_deg.sample(p))
     camera = sample_camera(cfg.camera, rngs["camera"])
     gaze, expression = _eyes_and_lids(cfg, rngs, pose, camera)
-    e = rngs["eyes"]
     hair = sample_hair(cfg.hair, identity, rngs["hair"])
-    eyes = EyeParams(str(cfg.eyes.iris_color.sample(e)), cfg.eyes.iris_brightness.sample(e),
-                     cfg.eyes.pupil_size.sample(e), cfg.eyes.sclera_redness.sample(e),
-                     cfg.eyes.cornea_roughness.sample(e))
+    eyes = sample_eyes(cfg.eyes, identity, rngs["eyes"])
     return SceneParams(
         seed=int(seed), index=int(index), identity=identity,
         expression=expression,

@@ -221,7 +221,7 @@ def test_objects_are_mostly_held_as_people_hold_them(cfg, tmp_path):
     objects = "  object: {choice: [phone, coffee_cup, plastic_cup, comb, marker, baby_bottle]}\n"
     path.write_text("occluders:\n  object_probability: 1\n  object_hold_probability: 0\n" + objects)
     anywhere = load_scene_config(path)
-    path.write_text("occluders:\n  object_probability: 1\n" + objects)
+    path.write_text("occluders:\n  object_probability: 1\n  object_hold_probability: 0.8\n" + objects)
     always = load_scene_config(path)
     held = []
     for i in range(200):
@@ -241,6 +241,9 @@ def test_objects_are_mostly_held_as_people_hold_them(cfg, tmp_path):
     assert "comb" not in held and "comb" in {sample_scene(always, 5, i).occluders.object for i in range(200)}
     assert 0.7 < len(held) / sum(sample_scene(always, 5, i).occluders.object in occluders.HOLDS
                                                         for i in range(200)) < 0.9  # p 0.8
+    path.write_text("occluders:\n  object_probability: 1\n")  # the default: every object held
+    default = load_scene_config(path)
+    assert all(sample_scene(default, 5, i).occluders.object_shift_m != (0.0, 0.0, 0.0) for i in range(50))
     stored = sample_scene(always, 5, 0).to_dict()
     del stored["occluders"]["object_shift_m"]  # scenes stored before holds: no shift
     assert SceneParams.from_dict(stored).occluders.object_shift_m == (0.0, 0.0, 0.0)
@@ -264,3 +267,28 @@ def test_key_light_is_drawn_last_and_mostly_in_front(cfg, tmp_path):
         del stored["environment"][key]
     assert SceneParams.from_dict(stored).environment.key_light_front is False
     assert np.abs(azimuth).max() <= 90.0 and 30 < np.std(azimuth) < 45  # N(0, 40) clipped to +-90
+
+
+def test_hair_and_eye_colour_follow_ancestry(cfg, tmp_path):
+    """Subjects of mostly African or East Asian ancestry have dark hair and brown eyes, as skin
+    tone follows ancestry; the two draws come last in their sections, so with them off the same
+    scenes differ only in hair melanin (the bystander's too) and iris colour, which then ignore
+    ancestry."""
+    path = tmp_path / "free.yaml"
+    path.write_text("hair:\n  color_from_ancestry: false\neyes:\n  iris_from_ancestry: false\n")
+    free = load_scene_config(path)
+    dark, brown, dark_free, brown_free, n = 0, 0, 0, 0, 0
+    for i in range(300):
+        a, b = sample_scene(cfg, 6, i), sample_scene(free, 6, i)
+        bystander = dataclasses.replace(a.bystander, hair=dataclasses.replace(a.bystander.hair,
+                                                                              melanin=b.bystander.hair.melanin))
+        assert dataclasses.replace(a, hair=dataclasses.replace(a.hair, melanin=b.hair.melanin),
+                                   eyes=dataclasses.replace(a.eyes, iris_color=b.eyes.iris_color),
+                                   bystander=bystander) == b
+        if dict(a.identity.attributes)["caucasian"] < 0.2:
+            n += 1
+            dark, dark_free = dark + (a.hair.melanin > 0.6), dark_free + (b.hair.melanin > 0.6)
+            brown, brown_free = brown + (a.eyes.iris_color == "brown"), brown_free + (b.eyes.iris_color == "brown")
+    assert n > 80
+    assert dark > 0.9 * n and brown > 0.85 * n
+    assert dark_free < 0.8 * n and brown_free < 0.7 * n
