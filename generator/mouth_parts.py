@@ -15,6 +15,11 @@ import numpy as np
 from facegen.generator.head_model import fit_similarity
 
 PARTS = ("upper_teeth", "lower_teeth", "tongue")
+# Mesiodistal crown widths (mm) from the midline back: central and lateral incisor, canine, first
+# and second premolar, first and second molar (mean adult values of dental anatomy texts). Only
+# their proportions are used: each arch is divided in these shares of its half length.
+TOOTH_WIDTHS_MM = {"upper_teeth": (8.5, 6.5, 7.5, 7.0, 6.5, 10.0, 9.0),
+                   "lower_teeth": (5.0, 5.5, 7.0, 7.0, 7.0, 11.0, 10.5)}
 
 
 class MouthParts:
@@ -43,3 +48,31 @@ class MouthParts:
             s, rot, t = fit_similarity(self.template[follow], v[follow])
             out[part] = (s * self.rest[part] @ rot.T + t, self.faces[part])
         return out
+
+
+def tooth_coordinate(vertices: np.ndarray, part: str, bins: int = 16) -> np.ndarray:
+    """``(N,)`` per vertex of a teeth mesh (template frame): where along its dental arch it lies,
+    in teeth from the midline: 0 at the midline, whole numbers at the gaps between teeth (their
+    widths ``TOOTH_WIDTHS_MM``), 7 at the back of the second molar. The arch is measured by the
+    arc length of its outer rim (the farthest vertices from a point at the middle of its back, per
+    angle), as a share of the half arch."""
+    v = np.asarray(vertices, np.float64)
+    back = v[:, 1].max()
+    theta = np.arctan2(np.abs(v[:, 0]), back - v[:, 1])  # 0 at the front, pi/2 at the back
+    radius = np.hypot(v[:, 0], back - v[:, 1])
+    edges = np.linspace(0.0, theta.max() + 1e-9, bins + 1)
+    which = np.clip(np.digitize(theta, edges) - 1, 0, bins - 1)
+    angle, rim = [], []
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            k = np.flatnonzero(sel)[np.argmax(radius[sel])]
+            angle.append(theta[k])
+            rim.append(radius[k])
+    angle, rim = np.array([0.0] + angle), np.array([rim[0]] + rim)
+    points = np.column_stack([rim * np.sin(angle), rim * np.cos(angle)])
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+    share = np.interp(theta, angle, arc) / arc[-1]
+    widths = np.asarray(TOOTH_WIDTHS_MM[part])
+    gaps = np.concatenate([[0.0], np.cumsum(widths)]) / widths.sum()
+    return np.interp(share, gaps, np.arange(len(gaps), dtype=np.float64))

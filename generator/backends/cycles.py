@@ -54,7 +54,7 @@ from facegen.generator import appearance, body, occluders, photo
 from facegen.generator.backends import RenderResult
 from facegen.generator.backends.cycles_hair import HairSystems, aov_output
 from facegen.generator.hair import HairLayout
-from facegen.generator.mouth_parts import MouthParts
+from facegen.generator.mouth_parts import MouthParts, tooth_coordinate
 from facegen.generator.scene import NO_OCCLUDERS, NO_STRANDS
 from facegen.generator.camera import face_centre
 from facegen.generator.config import HDRI_SUFFIXES
@@ -63,6 +63,9 @@ from facegen.generator.zbuffer import rasterize
 from facegen.generator.segmentation import CLASSES, face_classes, vertex_classes
 
 MATERIALS = ("skin", "hair", "clothing")
+# The line between two teeth: this wide either side of the gap (in teeth, ~0.6 mm on an incisor),
+# the enamel's albedo times TOOTH_GAP_DARKNESS at the gap itself.
+TOOTH_GAP, TOOTH_GAP_DARKNESS = 0.07, 0.45
 # AOVs that occluding materials write 1 to: scalp strands, and glasses frames and dark lenses. A
 # pixel's value is the share of its samples that hit them first: their coverage of it.
 COVER_AOVS = ("hair", "occluder")
@@ -386,6 +389,40 @@ class Renderer:
             bsdf.inputs["Subsurface Radius"].default_value = (1.0, 0.4, 0.2)
             bsdf.inputs["Subsurface Scale"].default_value = 0.002
             self._mouth_objects[part] = self._mesh_object(part, verts, faces, mat)
+            if not tongue:
+                self._tooth_gaps(part, mat, bsdf)
+
+    def _tooth_gaps(self, part: str, mat, bsdf) -> None:
+        """Darken the enamel toward the gaps between the teeth of a teeth mesh (a single band of
+        fixed topology): a ``tooth`` attribute (``mouth_parts.tooth_coordinate``, whole numbers
+        at the gaps) drives a dark line TOOTH_GAP wide (in teeth) at each whole number."""
+        mesh = self._mouth_objects[part].data
+        attr = mesh.attributes.new("tooth", "FLOAT", "POINT")
+        attr.data.foreach_set("value", tooth_coordinate(self._mouth.rest[part], part).astype(np.float32))
+        tree = mat.node_tree
+        coord = tree.nodes.new("ShaderNodeAttribute")
+        coord.attribute_name = "tooth"
+        nearest = tree.nodes.new("ShaderNodeMath")
+        nearest.operation = "ROUND"
+        tree.links.new(coord.outputs["Fac"], nearest.inputs[0])
+        off = tree.nodes.new("ShaderNodeMath")
+        off.operation = "SUBTRACT"
+        tree.links.new(coord.outputs["Fac"], off.inputs[0])
+        tree.links.new(nearest.outputs[0], off.inputs[1])
+        dist = tree.nodes.new("ShaderNodeMath")
+        dist.operation = "ABSOLUTE"
+        tree.links.new(off.outputs[0], dist.inputs[0])
+        gap = tree.nodes.new("ShaderNodeMapRange")
+        gap.interpolation_type = "SMOOTHSTEP"
+        gap.inputs["From Min"].default_value, gap.inputs["From Max"].default_value = 0.0, TOOTH_GAP
+        gap.inputs["To Min"].default_value, gap.inputs["To Max"].default_value = TOOTH_GAP_DARKNESS, 1.0
+        tree.links.new(dist.outputs[0], gap.inputs["Value"])
+        shade = tree.nodes.new("ShaderNodeMixRGB")
+        shade.blend_type = "MULTIPLY"
+        shade.inputs["Fac"].default_value = 1.0
+        shade.inputs["Color1"].default_value = bsdf.inputs["Base Color"].default_value[:]
+        tree.links.new(gap.outputs[0], shade.inputs["Color2"])
+        tree.links.new(shade.outputs[0], bsdf.inputs["Base Color"])
 
     def _update_mouth(self, vertices: np.ndarray) -> None:
         for part, (verts, _) in self._mouth.posed(vertices).items():

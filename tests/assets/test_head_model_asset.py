@@ -125,3 +125,20 @@ def test_mouth_parts_sit_in_the_mouth_and_open_with_the_jaw(model):
     for part in ("lower_teeth", "tongue"):
         assert (opened[part][0] - closed[part][0])[:, 2].mean() < -0.008, part
     assert np.abs(opened["upper_teeth"][0] - closed["upper_teeth"][0]).max() < 0.006
+
+
+@pytest.mark.parametrize("part", ["upper_teeth", "lower_teeth"])
+def test_tooth_coordinate_counts_teeth_along_the_arch(model, part):
+    """``tooth_coordinate`` is 0 at the front of the midline and 7 at the back of the arch, the same
+    for a vertex and its mirror image, and never falls along the arch."""
+    from facegen.generator.mouth_parts import MouthParts, tooth_coordinate
+
+    v = MouthParts(model).rest[part]
+    u = tooth_coordinate(v, part)
+    assert u.min() == pytest.approx(0.0, abs=0.05) and u.max() == pytest.approx(7.0, abs=1e-6)
+    mirror = tooth_coordinate(v * np.array([-1.0, 1.0, 1.0]), part)
+    assert np.allclose(u, mirror)
+    back = v[:, 1].max()
+    theta = np.arctan2(np.abs(v[:, 0]), back - v[:, 1])
+    order = np.argsort(theta)
+    assert (np.diff(u[order]) >= -1e-9).all()  # along the arch: never back

@@ -513,3 +513,27 @@ def test_metering_brings_a_dim_face_to_its_target(renderer, model):
             assert not renderer.scene.render.use_persistent_data  # the next scene is built afresh
     assert values[0.0] < target - 0.1  # as lit, darker than a camera would show it
     assert abs(values[1.0] - target) < 0.06, (values, target)
+
+
+def test_teeth_carry_their_gaps(renderer):
+    """Each teeth mesh holds the ``tooth`` coordinate of its vertices (0 at the midline .. 7 at the
+    back), and its material reads it into the enamel's colour (the dark line between teeth)."""
+    from facegen.generator.mouth_parts import tooth_coordinate
+
+    for part in ("upper_teeth", "lower_teeth"):
+        obj = renderer._mouth_objects[part]
+        values = np.empty(len(obj.data.vertices), np.float32)
+        obj.data.attributes["tooth"].data.foreach_get("value", values)
+        assert np.allclose(values, tooth_coordinate(renderer._mouth.rest[part], part), atol=1e-6)
+        tree = obj.active_material.node_tree
+        node = next(n for n in tree.nodes if n.bl_idname == "ShaderNodeAttribute" and n.attribute_name == "tooth")
+        reached, frontier = set(), [node]
+        while frontier:  # follow the links downstream to the BSDF's base colour
+            n = frontier.pop()
+            for link in tree.links:
+                if link.from_node == n and link.to_node.name not in reached:
+                    reached.add(link.to_node.name)
+                    frontier.append(link.to_node)
+                    if link.to_node.bl_idname == "ShaderNodeBsdfPrincipled":
+                        assert link.to_socket.name == "Base Color"
+        assert "Principled BSDF" in reached
