@@ -41,7 +41,7 @@ FACE_HALF_WIDTH_M = 0.062
 STEER_M = 0.03
 # Blender grows the full head of hair between the guides (interpolation, clumps, frizz, noise), and
 # a few of its strands still cross the face: those that reach within FACE_CLEAR_M of the midline
-# below the face's top are left out (``strands_off_face``), ~1 % of them.
+# below the face's top are left out (``strands_off_face``): 0-4 % of them in long and medium hair.
 FACE_CLEAR_M = 0.05
 
 
