@@ -29,8 +29,9 @@ BEARD_STYLES = ("none", "stubble", "moustache", "goatee", "short", "full")
 MOUSTACHE_MAX_M = 0.015
 GUIDE_POINTS = 12  # control points per scalp guide strand
 GUIDES = 320  # scalp guide strands (Blender interpolates the full head of hair between them)
-# Scalp hair keeps off the face: no guide point lies below the top of the brows (plus this), in
-# front of the ears and within FACE_HALF_WIDTH_M of the midline (the eyes' outer corners are at
+# Scalp hair keeps off the face: no guide point past its root lies below the top of the brows (plus
+# this), in front of the ears and within FACE_HALF_WIDTH_M of the midline (give or take the few mm
+# of the push off the skin that follows; the eyes' outer corners are at
 # ~0.05 m, the cheekbones 0.075 m). Hair that would fall there (fringes, the far side of a deep
 # parting, long hair falling forward) is steered to the side of its parting from STEER_M above
 # that line on, and what still reaches it is moved out sideways: it frames the face. Before this,
@@ -164,7 +165,8 @@ def strands_off_face(layout: HairLayout, posed: np.ndarray, points: np.ndarray, 
     rot, rest_c, posed_c = head_frame(layout, posed)
     local = (np.asarray(points, np.float64) - posed_c) @ rot + rest_c
     over = (local[:, 2] < layout.face_top) & (local[:, 1] < layout.face_back_y) & (np.abs(local[:, 0]) < FACE_CLEAR_M)
-    hits = np.add.reduceat(over.astype(np.int64), offsets[:-1]) if len(points) else np.zeros(0, np.int64)
+    sizes = np.diff(offsets)
+    hits = np.bincount(np.repeat(np.arange(len(sizes)), sizes), weights=over, minlength=len(sizes))
     return hits == 0
 
 

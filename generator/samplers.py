@@ -171,17 +171,22 @@ def from_ancestry(identity: IdentityParams, rng: np.random.Generator) -> bool:
 
 
 def sample_hair(cfg, identity: IdentityParams, rng: np.random.Generator) -> HairParams:
+    """The hair section's draws, hair colour from ``color_melanin`` (``hair_by_ancestry`` may
+    change it: its draws come after every other draw of the generator)."""
     draws = rng.random(2)
     male = dict(identity.attributes)["gender"] > 0.5
-    melanin, redness, grey, length = (cfg.color_melanin.sample(rng), cfg.color_redness.sample(rng),
-                                      cfg.grey.sample(rng), cfg.length_m.sample(rng))
-    brows = cfg.eyebrow_density.sample(rng)
-    dark, dark_haired = cfg.dark_melanin.sample(rng), from_ancestry(identity, rng)  # drawn last, always
-    if cfg.color_from_ancestry and dark_haired:
-        melanin = dark
-    return HairParams(scalp_hair=bool(draws[0] < cfg.scalp_hair_probability), melanin=melanin, redness=redness,
-                      grey=grey, length_m=length, beard=bool(male and draws[1] < cfg.beard_probability),
-                      eyebrow_density=brows)
+    return HairParams(
+        scalp_hair=bool(draws[0] < cfg.scalp_hair_probability), melanin=cfg.color_melanin.sample(rng),
+        redness=cfg.color_redness.sample(rng), grey=cfg.grey.sample(rng), length_m=cfg.length_m.sample(rng),
+        beard=bool(male and draws[1] < cfg.beard_probability), eyebrow_density=cfg.eyebrow_density.sample(rng),
+    )
+
+
+def hair_by_ancestry(cfg, identity: IdentityParams, rng: np.random.Generator, hair: HairParams) -> HairParams:
+    """``hair`` with melanin from ``dark_melanin`` with the probability of the identity's african +
+    asian shares, when ``color_from_ancestry`` is on; both draws are made whatever the outcome."""
+    dark, dark_haired = cfg.dark_melanin.sample(rng), from_ancestry(identity, rng)
+    return dataclasses.replace(hair, melanin=dark) if cfg.color_from_ancestry and dark_haired else hair
 
 
 def sample_eyes(cfg, identity: IdentityParams, rng: np.random.Generator) -> EyeParams:
@@ -301,8 +306,9 @@ def sample_bystander(cfg: SceneConfig, rng: np.random.Generator) -> BystanderPar
     skin, hair = sample_skin(cfg.skin, identity, rng), sample_hair(cfg.hair, identity, rng)
     clothing = sample_clothing(cfg.clothing, rng)
     side = 1.0 if rng.random() < 0.5 else -1.0
-    return BystanderParams(present, identity, expression, pose, skin, hair, clothing, b.behind_m.sample(rng),
-                           side * b.across.sample(rng), b.up_m.sample(rng))
+    behind, across, up = b.behind_m.sample(rng), side * b.across.sample(rng), b.up_m.sample(rng)
+    hair = hair_by_ancestry(cfg.hair, identity, rng, hair)  # drawn last: the draws above stay as they were
+    return BystanderParams(present, identity, expression, pose, skin, hair, clothing, behind, across, up)
 
 
 def gaze_at_camera(pose: HeadPose, camera: CameraParams, jitter_deg: tuple[float, float] = (0.0, 0.0)) -> Gaze:
@@ -348,7 +354,7 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
                     cfg.head_pose.roll_deg.sample(p))
     camera = sample_camera(cfg.camera, rngs["camera"])
     gaze, expression = _eyes_and_lids(cfg, rngs, pose, camera)
-    hair = sample_hair(cfg.hair, identity, rngs["hair"])
+    hair = hair_by_ancestry(cfg.hair, identity, rngs["hair"], sample_hair(cfg.hair, identity, rngs["hair"]))
     eyes = sample_eyes(cfg.eyes, identity, rngs["eyes"])
     return SceneParams(
         seed=int(seed), index=int(index), identity=identity,
