@@ -138,12 +138,16 @@ def comb(style: str, local: np.ndarray, part_x: float, comb_back: float, tie: np
     return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
 
 
+def over_face(layout: HairLayout, local: np.ndarray, half_width: float) -> np.ndarray:
+    """``(N,)`` bool: which of ``local`` (N, 3) template-frame points lie over the face: below
+    ``layout.face_top``, in front of ``layout.face_back_y``, within ``half_width`` of the midline."""
+    return (local[:, 2] < layout.face_top) & (local[:, 1] < layout.face_back_y) & (np.abs(local[:, 0]) < half_width)
+
+
 def keep_off_face(layout: HairLayout, local: np.ndarray, side: np.ndarray) -> np.ndarray:
-    """``local`` (N, 3) points in the template frame; those over the face (below
-    ``layout.face_top``, in front of ``layout.face_back_y``, within ``FACE_HALF_WIDTH_M`` of the
-    midline) moved sideways to ``FACE_HALF_WIDTH_M`` on ``side`` (+-1 per point)."""
-    over = (local[:, 2] < layout.face_top) & (local[:, 1] < layout.face_back_y) \
-        & (np.abs(local[:, 0]) < FACE_HALF_WIDTH_M)
+    """``local`` (N, 3) points in the template frame; those over the face (``over_face`` within
+    ``FACE_HALF_WIDTH_M``) moved sideways to ``FACE_HALF_WIDTH_M`` on ``side`` (+-1 per point)."""
+    over = over_face(layout, local, FACE_HALF_WIDTH_M)
     out = local.copy()
     out[over, 0] = side[over] * FACE_HALF_WIDTH_M
     return out
@@ -164,7 +168,7 @@ def strands_off_face(layout: HairLayout, posed: np.ndarray, points: np.ndarray, 
     midline."""
     rot, rest_c, posed_c = head_frame(layout, posed)
     local = (np.asarray(points, np.float64) - posed_c) @ rot + rest_c
-    over = (local[:, 2] < layout.face_top) & (local[:, 1] < layout.face_back_y) & (np.abs(local[:, 0]) < FACE_CLEAR_M)
+    over = over_face(layout, local, FACE_CLEAR_M)
     sizes = np.diff(offsets)
     hits = np.bincount(np.repeat(np.arange(len(sizes)), sizes), weights=over, minlength=len(sizes))
     return hits == 0

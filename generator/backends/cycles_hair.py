@@ -111,23 +111,29 @@ class HairSystems:
         mod[key + "_use_attribute"] = True
         mod[key + "_attribute_name"] = attribute
 
-    def _curves(self, name: str, points: np.ndarray, radius: float):
-        """Replace the curves of system ``name`` with ``points`` (N, K, 3), tapering to the tips."""
+    def _replace(self, name: str, sizes: np.ndarray, points: np.ndarray, radii: np.ndarray):
+        """Give object ``name`` new curves data: ``sizes`` (C,) points per curve, ``points``
+        (N, 3) and ``radii`` (N,) in curve order; the old data is removed."""
         obj = self.objects[name]
         old = obj.data
         data = bpy.data.hair_curves.new(name)
-        data.materials.append({"scalp": self.material, "beard": self.facial}.get(name, self.brows))
-        n, k = points.shape[:2]
-        if n:
-            data.add_curves([k] * n)
-            data.position_data.foreach_set("vector", points.astype(np.float32).ravel())
-            taper = radius * np.linspace(1.0, 0.25, k, dtype=np.float32)
-            data.attributes.new("radius", "FLOAT", "POINT").data.foreach_set("value", np.tile(taper, n))
+        data.materials.append({"scalp": self.material, "scalp_grown": self.material,
+                               "beard": self.facial}.get(name, self.brows))
+        if len(sizes):
+            data.add_curves(np.asarray(sizes).tolist())
+            data.position_data.foreach_set("vector", np.asarray(points, np.float32).ravel())
+            data.attributes.new("radius", "FLOAT", "POINT").data.foreach_set("value", np.asarray(radii, np.float32))
         if name == "scalp":
             data.surface = self.head
             data.surface_uv_map = "uv"
         obj.data = data
         bpy.data.hair_curves.remove(old)
+
+    def _curves(self, name: str, points: np.ndarray, radius: float):
+        """Replace the curves of system ``name`` with ``points`` (N, K, 3), tapering to the tips."""
+        n, k = points.shape[:2]
+        taper = radius * np.linspace(1.0, 0.25, k, dtype=np.float32)
+        self._replace(name, np.full(n, k), points.reshape(-1, 3), np.tile(taper, n))
 
     def _grow_scalp(self, posed: np.ndarray) -> None:
         """Evaluate the scalp's node groups on the guides and keep the strands they grow that stay
@@ -144,16 +150,7 @@ class HairSystems:
         keep = hairlib.strands_off_face(self.layout, posed, pos.reshape(-1, 3), offsets)
         sizes = np.diff(offsets)
         kept = np.repeat(keep, sizes)
-        obj = self.objects["scalp_grown"]
-        old = obj.data
-        data = bpy.data.hair_curves.new("scalp_grown")
-        data.materials.append(self.material)
-        if keep.any():
-            data.add_curves(sizes[keep].tolist())
-            data.position_data.foreach_set("vector", pos.reshape(-1, 3)[kept].ravel())
-            data.attributes.new("radius", "FLOAT", "POINT").data.foreach_set("value", radius[kept])
-        obj.data = data
-        bpy.data.hair_curves.remove(old)
+        self._replace("scalp_grown", sizes[keep], pos.reshape(-1, 3)[kept], radius[kept])
 
     def update(self, scene, posed: np.ndarray) -> None:
         """Grow ``scene``'s hair on the posed head (the head mesh already holds ``posed``); none

@@ -62,9 +62,7 @@ def _over_face(layout, posed, points, half_width):
     """How many of ``points`` (..., 3) lie over the face: below its top, in front of the ears,
     within ``half_width`` of the midline (template frame)."""
     rot, rest_c, posed_c = hair.head_frame(layout, posed)
-    local = (points.reshape(-1, 3) - posed_c) @ rot + rest_c
-    return int(((local[:, 2] < layout.face_top) & (local[:, 1] < layout.face_back_y)
-                & (np.abs(local[:, 0]) < half_width)).sum())
+    return int(hair.over_face(layout, (points.reshape(-1, 3) - posed_c) @ rot + rest_c, half_width).sum())
 
 
 def test_scalp_guides_keep_off_the_face(layout, model, monkeypatch):
