@@ -74,6 +74,19 @@ def sample_identity(cfg, rng: np.random.Generator) -> IdentityParams:
     return IdentityParams(attributes, residual, float(cfg.residual_scale.sample(rng)))
 
 
+# The upper lid follows the eye up (lid-eye coordination): people looking up keep about as much
+# of the iris in view as looking ahead. The head's eyeLookUp shape barely lifts the lid: at 15
+# degrees up it left 45 % of the iris in view (78 % looking ahead, seen from the front), at 25
+# degrees 21 %; eyeWide lifts it. This much eyeWide per full eyeLookUp unit (30 degrees) keeps
+# 83 % at 15 degrees; at 25 degrees eyeWide is at its 1.0 and 59 % shows.
+LID_FOLLOW_WIDE = 1.75
+
+
+def lid_lift(gaze: Gaze) -> float:
+    """The eyeWide activation that lifts the upper lids with eyes turned ``gaze.pitch_deg`` up."""
+    return float(np.clip(LID_FOLLOW_WIDE * gaze.pitch_deg / 30.0, 0.0, 1.0))
+
+
 def _pair(units: dict, stem: str, value: float, asym: float) -> None:
     units[stem + "Left"] = float(np.clip(value * (1 + asym), 0, 1))
     units[stem + "Right"] = float(np.clip(value * (1 - asym), 0, 1))
@@ -112,6 +125,11 @@ def sample_expression(cfg, gaze: Gaze, rng: np.random.Generator) -> Expression:
     for stem, value in look.items():
         if value > 0:
             units[stem + "Left"] = units[stem + "Right"] = float(min(value, 1.0))
+    # The upper lid rises with the eye (lid_lift); a blinking lid stays down.
+    for side_name in ("Left", "Right"):
+        lift = lid_lift(gaze) * (1.0 - units.get("eyeBlink" + side_name, 0.0))
+        if lift > units.get("eyeWide" + side_name, 0.0):
+            units["eyeWide" + side_name] = float(lift)
     if side > 0:  # toward the subject's left: the left eye looks out, the right eye in
         units["eyeLookOutLeft"] = units["eyeLookInRight"] = float(min(side, 1.0))
     elif side < 0:

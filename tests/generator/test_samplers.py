@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from facegen.generator.config import load_scene_config
+from facegen.generator.distributions import parse_dist
 from facegen.generator import samplers
 from facegen.generator.samplers import IDENTITY_COMPONENTS, sample_scene
 from facegen.generator.scene import SceneParams
@@ -115,12 +116,55 @@ def test_at_camera_share_and_lids_follow(tmp_path):
         assert "eyeLookUpLeft" not in units
 
 
+def _iris_share(model, verts, side="left"):
+    """Share of the eye's iris seen from the front that the lids leave in view."""
+    from facegen.generator.appearance import iris_masks
+    from facegen.generator.preview import orthographic_view
+    from facegen.generator.zbuffer import rasterize
+    eye = model.region_mask(f"eyeball_{side}")
+    iris = iris_masks(model)[0] & eye
+    xy, depth, _ = orthographic_view(verts, "front", 256, verts[eye].mean(axis=0), 0.03)
+    seen = []
+    for faces in (model.faces, model.faces[eye[model.faces].all(axis=1)]):  # with the lids, the eye alone
+        _, face_id, _ = rasterize(xy, depth, faces, 256, 256)
+        seen.append(int(iris[faces].all(axis=1)[face_id[face_id >= 0]].sum()))
+    return seen[0] / seen[1]
+
+
+def test_upper_lids_rise_with_the_eyes(model, cfg, monkeypatch):
+    """An eye turned up keeps most of its iris in view, as people looking up do: the eyeLookUp
+    shape alone left more than half of it under the lid at 15 degrees."""
+    from facegen.generator.head_model import Gaze
+    plain = dataclasses.replace(cfg.expression, neutral_probability=1.0)
+    rest = _iris_share(model, model.vertices())
+
+    def share(up_deg, blink=False):
+        gaze = Gaze(0.0, up_deg)
+        blinking = dataclasses.replace(plain, neutral_probability=0.0, blink_probability=1.0, smile_probability=0.0,
+                                       jaw_open_probability=0.0, extra_units=parse_dist(0, "extra_units"))
+        e = samplers.sample_expression(blinking if blink else plain, gaze, np.random.default_rng(0))
+        return _iris_share(model, model.vertices(expression=e, gaze=gaze)), dict(e.units)
+
+    up15, units = share(15.0)
+    assert units["eyeWideLeft"] == units["eyeWideRight"] > 0.8
+    assert up15 > 0.9 * rest
+    assert share(25.0)[0] > 0.65 * rest
+    assert "eyeWideLeft" not in share(-15.0)[1]  # looking down: the lids come down with eyeLookDown
+    # A blinking eye looking up stays closed.
+    _, blinking = share(15.0, blink=True)
+    assert blinking["eyeBlinkLeft"] >= 0.5 and blinking.get("eyeWideLeft", 0.0) <= 0.5
+    monkeypatch.setattr(samplers, "LID_FOLLOW_WIDE", 0.0)
+    assert share(15.0)[0] < 0.65 * rest
+
+
 def test_default_ranges(scenes, model):
     yaw = np.array([s.head_pose.yaw_deg for s in scenes])
     assert yaw.min() >= -90 and yaw.max() <= 90
     assert np.abs(yaw).max() > 80  # profiles occur
     assert 20 < np.abs(yaw).mean() < 40
-    neutral = np.mean([not [u for u, _ in s.expression.units if not u.startswith("eyeLook")] for s in scenes])
+    def gaze_driven(s, unit, value):  # the lids following the eyes
+        return unit.startswith("eyeLook") or (unit.startswith("eyeWide") and value == samplers.lid_lift(s.gaze))
+    neutral = np.mean([not [u for u, v in s.expression.units if not gaze_driven(s, u, v)] for s in scenes])
     assert 0.18 < neutral < 0.32  # neutral_probability 0.25
     smiles = np.mean([any(u.startswith("mouthSmile") for u, _ in s.expression.units) for s in scenes])
     assert 0.15 < smiles < 0.35
@@ -188,8 +232,10 @@ def test_repose_turns_eyes_on_the_lens_and_keeps_everything_else(model, cfg):
         assert dataclasses.replace(moved, head_pose=scene.head_pose, gaze=scene.gaze,
                                    expression=scene.expression) == scene
         lids = {u for u, _ in moved.expression.units if u.startswith("eyeLook")}
-        assert [u for u in moved.expression.units if not u[0].startswith("eyeLook")] == \
-               [u for u in scene.expression.units if not u[0].startswith("eyeLook")]
+        lids_free = [u for u in moved.expression.units if not u[0].startswith(("eyeLook", "eyeWide"))]
+        assert lids_free == [u for u in scene.expression.units if not u[0].startswith(("eyeLook", "eyeWide"))]
+        units = dict(moved.expression.units)
+        assert units.get("eyeWideLeft", 0.0) >= samplers.lid_lift(moved.gaze) * (1 - units.get("eyeBlinkLeft", 0.0))
         if moved.gaze == scene.gaze:  # a free gaze stays where it was, relative to the head
             continue
         turned += 1
