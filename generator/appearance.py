@@ -7,6 +7,7 @@ unless a name says linear.
 from __future__ import annotations
 
 import colorsys
+from importlib import resources
 
 import numpy as np
 
@@ -163,6 +164,24 @@ def cheek_weights(model) -> np.ndarray:
     return out * model.region_mask("face_skin")
 
 
+# The inside of the nostrils (assets/nostrils.npz, build_nostrils.py): the template's are shallow
+# openings, and path-traced they came out nearly as light as the skin, so a raised chin showed no
+# dark nostrils. Their albedo is taken down to this share of the skin's, as deep as the real
+# cavity looks.
+NOSTRIL_SHADE = 0.2
+
+
+def nostril_weights(model) -> np.ndarray:
+    """``(V,)`` 0..1: how far inside a nostril each vertex lies (``assets/nostrils.npz``); zeros
+    for a head model other than the shipped one (another vertex count)."""
+    with resources.files("facegen.assets").joinpath("nostrils.npz").open("rb") as fh:
+        data = np.load(fh)
+        out = np.zeros(model.n_vertices)
+        if int(data["n_vertices"]) == model.n_vertices:
+            out[data["vertices"]] = data["weight"]
+    return out
+
+
 def iris_masks(model) -> tuple[np.ndarray, np.ndarray]:
     """``(V,)`` bool masks of the mesh eyeballs' vertices within 38 / 16 degrees of the rest gaze
     (-y): the iris and the pupil where an eye is drawn from its mesh (raster, a bystander)."""
@@ -192,6 +211,7 @@ class Albedo:
         self.beard_styles = {style: beard_style_weights(verts, self.beard, verts[self.region["lips"]], style)
                              for style in ("stubble", "moustache", "goatee", "short", "full")}  # style -> (V,)
         self.cheeks = cheek_weights(model)  # (V,) 0..1
+        self.nostrils = nostril_weights(model)  # (V,) 0..1
         self.n_vertices = model.n_vertices
 
     def brow_mask(self, scene) -> np.ndarray:
@@ -201,7 +221,7 @@ class Albedo:
     def albedo(self, scene, garment: np.ndarray | None = None) -> np.ndarray:
         """Skin tone with redder lips, cheek and eyelid tints, lash-darkened lid margins, eyebrows,
         stubble or the shade under a beard (``BEARD_SHADE``; without strands a painted beard),
-        scalp hair, mouth interior and clothing (on ``garment``, default the scene's neckline's
+        scalp hair, dark nostrils, mouth interior and clothing (on ``garment``, default the scene's neckline's
         ``garment_mask``); eyeballs get the sclera colour (the backends draw the iris)."""
         region = self.region
         skin = skin_rgb(scene.skin.tone)
@@ -224,6 +244,7 @@ class Albedo:
         rgb = rgb * (1 - b) + brow * 0.8 * b
         if scene.hair.scalp_hair:
             rgb[region["scalp"]] = hair
+        rgb *= 1 - (1 - NOSTRIL_SHADE) * self.nostrils[:, None]
         rgb[region["mouth_interior"]] = MOUTH
         if garment is None:
             garment = garment_mask(self.model, scene.clothing.neckline, scene.clothing.neckline_depth_m)

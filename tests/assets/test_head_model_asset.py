@@ -14,7 +14,7 @@ import pytest
 ASSETS = resources.files("facegen.assets")
 
 
-@pytest.mark.parametrize("name", ["head_model.npz", "mouth_parts.npz", "objects.npz", "hands.npz"])
+@pytest.mark.parametrize("name", ["head_model.npz", "mouth_parts.npz", "objects.npz", "hands.npz", "nostrils.npz"])
 def test_manifest_checksum_matches_file(name):
     manifest = json.loads(ASSETS.joinpath("MANIFEST.json").read_text())
     entry = manifest[name]
@@ -159,6 +159,37 @@ def test_an_open_mouth_shows_upper_teeth_tongue_and_lower_teeth(model):
     for name, r in rows.items():
         assert len(r) >= 5, name  # each shows, several pixel rows tall
     assert rows["upper_teeth"].mean() < rows["tongue"].mean() < rows["lower_teeth"].mean()
+
+
+def test_nostril_weights_lie_inside_the_nostrils(model):
+    """assets/nostrils.npz marks both nostrils alike (mirror images), on the nose's skin; the
+    vertices fully inside are hidden from the front and seen from below, as the inside of a
+    nostril is."""
+    from facegen.generator.appearance import nostril_weights
+    from facegen.generator.head_model import rotation_matrix
+    from facegen.generator.preview import orthographic_view
+    from facegen.generator.zbuffer import rasterize
+
+    w = nostril_weights(model)
+    v = model.vertices().astype(np.float64)
+    face = np.flatnonzero(model.region_mask("face_skin") & (np.abs(v[:, 0]) < 0.01))
+    tip = v[face[np.argmin(v[face, 1])]]
+    marked = np.flatnonzero(w > 0)
+    assert (np.linalg.norm(v[marked] - tip, axis=1) < 0.035).all() and model.region_mask("face_skin")[marked].all()
+    left, right = w[v[:, 0] > 0].sum(), w[v[:, 0] < 0].sum()
+    assert 0.7 < left / right < 1.4
+    assert np.corrcoef(w, w[model.mirror])[0, 1] > 0.6
+    deep = np.flatnonzero(w >= 1)
+    assert len(deep) >= 10
+
+    def seen(pitch_deg):  # share of the deep vertices an orthographic camera in front sees
+        turned = (v - tip) @ rotation_matrix(0.0, pitch_deg, 0.0).T
+        xy, depth, _ = orthographic_view(turned, "front", 512, np.zeros(3), 0.04)
+        depth_map, _, _ = rasterize(xy, depth, model.faces, 512, 512)
+        pix = np.clip(xy[deep].astype(int), 0, 511)
+        return np.mean(depth[deep] <= depth_map[pix[:, 1], pix[:, 0]] + 0.0005)
+
+    assert seen(0.0) < 0.2 and seen(60.0) > 0.6  # the chin raised 60 degrees: seen from below
 
 
 @pytest.mark.parametrize("part", ["upper_teeth", "lower_teeth"])

@@ -254,6 +254,28 @@ def test_teeth_show_in_the_open_mouth(renderer, model, monkeypatch):
     assert with_teeth.rgb[changed].mean() > without.rgb[changed].mean() + 25  # teeth and tongue over the dark interior
 
 
+def test_nostrils_show_dark_under_a_raised_chin(renderer, model, monkeypatch):
+    """With the chin raised, the nostrils are dark in the picture (appearance.NOSTRIL_SHADE); with
+    the albedo of the skin there (shade 1) they were about as light as the nose around them."""
+    from facegen.generator import appearance
+    from facegen.generator.scene import NO_HANDS, NO_OCCLUDERS
+
+    scene = sample_scene(load_scene_config(), 5, 1)
+    scene = dataclasses.replace(scene, head_pose=HeadPose(0.0, 30.0, 0.0), gaze=Gaze(0.0, 0.0),
+                                expression=Expression(()), occluders=NO_OCCLUDERS, hands=NO_HANDS)
+    verts = model.scene_vertices(scene)
+    cam = scene_camera(model, scene, verts, 256, 256)
+    shaded = renderer.render(scene, verts, cam).rgb.astype(float).mean(-1)
+    monkeypatch.setattr(appearance, "NOSTRIL_SHADE", 1.0)
+    plain = renderer.render(scene, verts, cam).rgb.astype(float).mean(-1)
+    darker = plain - shaded > 20
+    assert darker.sum() >= 6  # two nostrils, a few pixels each at 256 px
+    deep = appearance.nostril_weights(model) >= 1
+    uv = cam.project(verts.astype(np.float64)[deep])[0]
+    assert (np.abs(np.argwhere(darker)[:, ::-1].mean(axis=0) - uv.mean(axis=0)) < 6).all()  # at the nostrils
+    assert shaded[darker].mean() < 0.6 * plain[darker].mean()
+
+
 def _hides_the_mouth(renderer, model, scene):
     """Render ``scene`` at 128 px and check what an occluder held before the mouth must do: its
     pixels are the cover and the occluder class, the mouth landmarks are occluded and the eyes
