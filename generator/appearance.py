@@ -221,8 +221,8 @@ class Albedo:
     def albedo(self, scene, garment: np.ndarray | None = None) -> np.ndarray:
         """Skin tone with redder lips, cheek and eyelid tints, lash-darkened lid margins, eyebrows,
         stubble or the shade under a beard (``BEARD_SHADE``; without strands a painted beard),
-        scalp hair, dark nostrils, mouth interior and clothing (on ``garment``, default the scene's neckline's
-        ``garment_mask``); eyeballs get the sclera colour (the backends draw the iris)."""
+        scalp hair, dark nostrils, mouth interior and clothing (on ``garment``, default the scene's
+        neckline's ``garment_mask``); eyeballs get the sclera colour (the backends draw the iris)."""
         region = self.region
         skin = skin_rgb(scene.skin.tone)
         rgb = np.tile(skin, (self.n_vertices, 1))
