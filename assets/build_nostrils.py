@@ -4,11 +4,12 @@ The template's nostrils are shallow openings: path-traced, their inside came out
 as the skin around them, and a face seen from below showed no dark nostrils, which every photo of
 a raised chin does (the real cavity is deep and traps the light). Here each face-skin vertex
 within 3.5 cm of the nose tip gets its openness: the share of view directions in its normal's
-hemisphere (200, seeded) from which a z-buffer of the nose and its surroundings sees it (ambient
+hemisphere (200, seeded, each with its mirror image) from which a z-buffer of the nose and its surroundings sees it (ambient
 occlusion).
 Inside the nostrils it falls below 0.35; on the open skin of the nose, its base and the crease
 beside the wings it stays above 0.5. ``weight`` = 1 at openness <= DEEP, 0 at >= OPEN, linear
-between; ``appearance.Albedo`` darkens the albedo by it (``NOSTRIL_SHADE``).
+between; ``appearance.Albedo`` darkens the albedo by it (``NOSTRIL_SHADE``). A vertex and its
+mirror image get the same weight.
 
     pip install -c .ci/constraints.txt -e .
     python assets/build_nostrils.py
@@ -32,19 +33,14 @@ TOLERANCE_M = 0.0008  # a vertex this close behind the z-buffer's depth is seen
 OPEN, DEEP = 0.5, 0.35
 
 
-def nose_tip(model, verts: np.ndarray) -> np.ndarray:
-    """The face's most forward (-y) vertex within 1 cm of the midline."""
-    face = np.flatnonzero(model.region_mask("face_skin") & (np.abs(verts[:, 0]) < 0.01))
-    return verts[face[np.argmin(verts[face, 1])]]
-
-
 def openness(verts: np.ndarray, faces: np.ndarray, normals: np.ndarray, which: np.ndarray,
              occluders: np.ndarray, centre: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``(len(which),)`` share of directions in each vertex's normal hemisphere from which an
     orthographic z-buffer of ``faces[occluders]`` sees it."""
     from facegen.generator.zbuffer import rasterize
 
-    dirs = rng.normal(size=(DIRECTIONS, 3))
+    dirs = rng.normal(size=(DIRECTIONS // 2, 3))
+    dirs = np.concatenate([dirs, dirs * [-1.0, 1.0, 1.0]])  # each with its mirror image: both sides alike
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     seen, facing = np.zeros(len(which)), np.zeros(len(which))
     for d in dirs:
@@ -62,16 +58,22 @@ def openness(verts: np.ndarray, faces: np.ndarray, normals: np.ndarray, which: n
 
 
 def main() -> None:
-    from facegen.generator.head_model import HeadModel, vertex_normals
+    from facegen.generator.head_model import HeadModel, nose_tip_vertex, vertex_normals
 
     model = HeadModel.load()
     verts = model.vertices().astype(np.float64)
-    tip = nose_tip(model, verts)
+    tip = verts[nose_tip_vertex(model)]
     dist = np.linalg.norm(verts - tip, axis=1)
-    which = np.flatnonzero((dist < RADIUS_M) & model.region_mask("face_skin"))  # not the palate behind the lips
+    near = (dist < RADIUS_M) & model.region_mask("face_skin")  # not the palate behind the lips
+    which = np.flatnonzero(near | near[model.mirror])
     occluders = (dist[model.faces] < OCCLUDER_RADIUS_M).all(axis=1)
     share = openness(verts, model.faces, vertex_normals(verts, model.faces), which, occluders, tip,
                      np.random.default_rng(0))
+    # The template is mirror-symmetric: a vertex and its mirror image take their mean (what the
+    # z-buffer's pixels leave uneven between the two sides).
+    full = np.zeros(model.n_vertices)
+    full[which] = share
+    share = 0.5 * (full[which] + full[model.mirror[which]])
     weight = np.clip((OPEN - share) / (OPEN - DEEP), 0.0, 1.0)
     keep = weight > 0
     out = HERE / "nostrils.npz"

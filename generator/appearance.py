@@ -166,8 +166,8 @@ def cheek_weights(model) -> np.ndarray:
 
 # The inside of the nostrils (assets/nostrils.npz, build_nostrils.py): the template's are shallow
 # openings, and path-traced they came out nearly as light as the skin, so a raised chin showed no
-# dark nostrils. Their albedo is taken down to this share of the skin's, as deep as the real
-# cavity looks.
+# dark nostrils. Their sRGB albedo is taken down to this share of the skin's (linear: 0.2 ** 2.2,
+# about 3 % of its reflectance), as dark as the real, deep cavity looks.
 NOSTRIL_SHADE = 0.2
 
 

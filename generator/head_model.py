@@ -115,6 +115,19 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return n / (np.linalg.norm(n, axis=1, keepdims=True) + 1e-12)
 
 
+def nose_tip_vertex(model) -> int:
+    """The template's nose tip: its most forward (-y) face-skin vertex."""
+    v = model.vertices()
+    return int(np.argmin(np.where(model.region_mask("face_skin"), v[:, 1], np.inf)))
+
+
+def lips_meet_vertex(model) -> int:
+    """Where the template's lips meet: the deepest (+y) lip vertex within 3 mm of the midline."""
+    v = model.vertices()
+    near = np.flatnonzero(model.region_mask("lips") & (np.abs(v[:, 0]) < 0.003))
+    return int(near[np.argmax(v[near, 1])])
+
+
 def fit_similarity(rest: np.ndarray, posed: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """``(s, R, t)`` with ``posed ~ s R rest + t`` (Umeyama): how a part that follows a set of
     vertices (teeth with the jaw) moves and scales with them."""

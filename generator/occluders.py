@@ -22,7 +22,7 @@ from importlib import resources
 
 import numpy as np
 
-from facegen.generator.head_model import fit_rotation, rotation_matrix
+from facegen.generator.head_model import fit_rotation, nose_tip_vertex, rotation_matrix
 
 LENS_OFFSET_M = 0.024  # eyeball centre -> lens plane (12 mm eyeball radius + 12 mm vertex distance)
 OBJECT_NAMES = ("phone", "coffee_cup", "plastic_cup", "comb", "marker", "headphones", "baby_bottle")
@@ -125,7 +125,7 @@ def _anchor_vertices(model) -> dict[str, np.ndarray]:
     out = {"mouth": np.flatnonzero(lips),
            "chin": np.flatnonzero(skin & front & (v[:, 2] < lip_z.min() - 0.01) & (v[:, 2] > lip_z.min() - 0.04)
                                   & (np.abs(v[:, 0]) < 0.02)),
-           "nose": np.array([int(np.argmin(np.where(skin, v[:, 1], np.inf)))])}
+           "nose": np.array([nose_tip_vertex(model)])}
     for side, sign in (("left", 1.0), ("right", -1.0)):
         out[f"{side}_eye"] = np.flatnonzero(model.region_mask(f"eyeball_{side}"))
         cheek = eye[side][[0, 2]] + np.array([sign * 0.01, -0.035])  # below and outside the eye, seen from the front

@@ -74,17 +74,18 @@ def sample_identity(cfg, rng: np.random.Generator) -> IdentityParams:
     return IdentityParams(attributes, residual, float(cfg.residual_scale.sample(rng)))
 
 
+LOOK_UNIT_DEG = 30.0  # degrees of gaze that make a full eyeLook unit
 # The upper lid follows the eye up (lid-eye coordination): people looking up keep about as much
 # of the iris in view as looking ahead. The head's eyeLookUp shape barely lifts the lid: at 15
 # degrees up it left 45 % of the iris in view (78 % looking ahead, seen from the front), at 25
-# degrees 21 %; eyeWide lifts it. This much eyeWide per full eyeLookUp unit (30 degrees) keeps
-# 83 % at 15 degrees; at 25 degrees eyeWide is at its 1.0 and 59 % shows.
+# degrees 21 %; eyeWide lifts it. This much eyeWide per full eyeLookUp unit keeps 78 % at 15
+# degrees; at 25 degrees eyeWide is at its 1.0 and 59 % shows.
 LID_FOLLOW_WIDE = 1.75
 
 
 def lid_lift(gaze: Gaze) -> float:
     """The eyeWide activation that lifts the upper lids with eyes turned ``gaze.pitch_deg`` up."""
-    return float(np.clip(LID_FOLLOW_WIDE * gaze.pitch_deg / 30.0, 0.0, 1.0))
+    return float(np.clip(LID_FOLLOW_WIDE * gaze.pitch_deg / LOOK_UNIT_DEG, 0.0, 1.0))
 
 
 def _pair(units: dict, stem: str, value: float, asym: float) -> None:
@@ -119,8 +120,8 @@ def sample_expression(cfg, gaze: Gaze, rng: np.random.Generator) -> Expression:
                 units[name] = float(value)
         if not units:  # a non-neutral face shows at least one unit
             units[EXTRA_UNITS[int(rng.integers(len(EXTRA_UNITS)))]] = float(cfg.intensity.sample(rng))
-    # Lids follow the eyes: 30 degrees of gaze is a full eyeLook unit.
-    up, side = gaze.pitch_deg / 30.0, gaze.yaw_deg / 30.0
+    # Lids follow the eyes: LOOK_UNIT_DEG of gaze is a full eyeLook unit.
+    up, side = gaze.pitch_deg / LOOK_UNIT_DEG, gaze.yaw_deg / LOOK_UNIT_DEG
     look = {"eyeLookUp": max(up, 0.0), "eyeLookDown": max(-up, 0.0)}
     for stem, value in look.items():
         if value > 0:
