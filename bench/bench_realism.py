@@ -291,6 +291,17 @@ def face_covers(scene) -> set[str]:
         ({scene.occluders.glasses} if scene.occluders.glasses != "none" else set())
 
 
+def wilson_interval(found: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95 % for z = 1.96) of a detection rate of ``found`` in ``n``:
+    how far the rate of a few hundred renders may lie from the rate of unlimited ones."""
+    if n == 0:
+        return 0.0, 1.0
+    p = found / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def miss_causes(found, yaws, pitches, covers, max_yaw: float = 45.0) -> str:
     """One line: the judge's misses at |yaw| < max_yaw, counted by what may explain them (a miss
     can count under several): a pitch of PITCH_SPLIT degrees or more, a hand, an object, glasses."""
@@ -366,7 +377,8 @@ def main() -> None:
     print(f"{args.num} default scenes per look, seed {args.seed}, {args.size} px, {args.samples} spp + denoiser")
     print("median NME: inner 51, % IOD, the predictor started from the box the detector would draw around our "
           "labels; square: from the square box of our 68 labels")
-    print(f"{'look':5} {'|yaw|':>7} {'n':>4} {'detected':>9} {'median NME':>11} {'square':>11}   s/image")
+    print(f"{'look':5} {'|yaw|':>7} {'n':>4} {'detected':>9} {'95 % interval':>14} {'median NME':>11} {'square':>11}"
+          "   s/image")
     for name in args.looks.split(","):
         images, labels, yaws, pitches, covers, per_image = render_look(looks, name, args, model, specs)
         verdicts = judge(images, labels[0], args.predictor)
@@ -375,12 +387,16 @@ def main() -> None:
             sel = [k for k, y in enumerate(yaws) if lo <= y < hi]
             if not sel:
                 continue
-            rate = np.mean([verdicts[k][0] for k in sel])
+            found = int(sum(verdicts[k][0] for k in sel))
+            rate = found / len(sel)
+            lo_rate, hi_rate = wilson_interval(found, len(sel))
             nme, square = (np.median([verdicts[k][j] for k in sel]) if args.predictor else float("nan") for j in (1, 2))
             near_level = [k for k in sel if pitches[k] < PITCH_SPLIT]
             split = " ".join(f"{np.mean([verdicts[k][0] for k in part]):.0%} of {len(part)}" if part else "-"
                              for part in (near_level, [k for k in sel if pitches[k] >= PITCH_SPLIT]))
-            print(f"{name:5} {f'{lo}-{hi}':>7} {len(sel):>4} {rate:>8.0%} {nme:>11.1f} {square:>11.1f}   {per_image:.2f}"
+            interval = f"{lo_rate:.0%}-{hi_rate:.0%}"
+            print(f"{name:5} {f'{lo}-{hi}':>7} {len(sel):>4} {rate:>8.0%} {interval:>14} {nme:>11.1f} {square:>11.1f}"
+                  f"   {per_image:.2f}"
                   f"   (|pitch| < {PITCH_SPLIT} / >=: detected {split})")
         print(f"{name}: " + miss_causes([v[0] for v in verdicts], yaws, pitches, covers))
         if args.predictor:

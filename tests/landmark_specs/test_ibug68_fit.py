@@ -17,6 +17,19 @@ def fit(bench_module):
     return bench_module("fit_ibug68")
 
 
+def test_detection_rates_carry_their_wilson_interval(fit):
+    from bench_realism import wilson_interval
+
+    # The Wilson interval holds the rates p whose normal test does not reject the observed share:
+    # (share - p)^2 <= z^2 p (1 - p) / n. Found here on a fine grid of p, independently of the formula.
+    for found, n in ((89, 95), (3, 40), (200, 200)):
+        p = np.linspace(0.0, 1.0, 200001)
+        kept = p[(found / n - p) ** 2 <= 1.96 ** 2 * p * (1 - p) / n]
+        assert np.allclose(wilson_interval(found, n), (kept.min(), kept.max()), atol=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+    assert wilson_interval(5, 0) == (0.0, 1.0)
+
+
 def test_a_box_beside_the_face_is_not_a_detection_of_it(fit):
     from bench_realism import on_our_face
 
