@@ -46,6 +46,7 @@ class ExpressionConfig:
     blink_probability: float = ranged(0, 1)  # share of faces with both eyes (partly) closed
     wink_probability: float = ranged(0, 1)  # share of faces with one eye closed
     smile_probability: float = ranged(0, 1)  # share of faces smiling (mouthSmile, cheekSquint)
+    smile_teeth_probability: float = ranged(0, 1)  # share of those smiles with the lips parted over the teeth
     jaw_open_probability: float = ranged(0, 1)  # share of faces with the jaw open
     extra_units: Dist = ranged(0, MAX_EXTRA_UNITS)  # number of other face units switched on at random
     intensity: Dist = ranged(0, 1)  # activation of each switched-on unit

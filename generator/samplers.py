@@ -88,6 +88,11 @@ def lid_lift(gaze: Gaze) -> float:
     return float(np.clip(LID_FOLLOW_WIDE * gaze.pitch_deg / LOOK_UNIT_DEG, 0.0, 1.0))
 
 
+# A smile with the lips parted over the teeth (expression.smile_teeth_probability): these units at
+# base + slope x the smile's strength (0..1), each at least what was drawn for it already.
+SMILE_TEETH_UNITS = {"mouthUpperUp": (0.5, 0.2), "mouthLowerDown": (0.2, 0.2), "jawOpen": (0.1, 0.05)}
+
+
 def _pair(units: dict, stem: str, value: float, asym: float) -> None:
     units[stem + "Left"] = float(np.clip(value * (1 + asym), 0, 1))
     units[stem + "Right"] = float(np.clip(value * (1 - asym), 0, 1))
@@ -120,6 +125,17 @@ def sample_expression(cfg, gaze: Gaze, rng: np.random.Generator) -> Expression:
                 units[name] = float(value)
         if not units:  # a non-neutral face shows at least one unit
             units[EXTRA_UNITS[int(rng.integers(len(EXTRA_UNITS)))]] = float(cfg.intensity.sample(rng))
+        # Drawn last, and not at all at probability 0 (a bystander's generator draws on after this).
+        p_teeth = cfg.smile_teeth_probability
+        if draws[3] < cfg.smile_probability and p_teeth > 0 and rng.random() < p_teeth:
+            parted: dict[str, float] = {}
+            for stem, (base, slope) in SMILE_TEETH_UNITS.items():
+                if stem in _PAIRED:
+                    _pair(parted, stem, base + slope * strength, asym)
+                else:
+                    parted[stem] = base + slope * strength
+            for unit, value in parted.items():
+                units[unit] = max(units.get(unit, 0.0), value)
     # Lids follow the eyes: LOOK_UNIT_DEG of gaze is a full eyeLook unit.
     up, side = gaze.pitch_deg / LOOK_UNIT_DEG, gaze.yaw_deg / LOOK_UNIT_DEG
     look = {"eyeLookUp": max(up, 0.0), "eyeLookDown": max(-up, 0.0)}
@@ -320,7 +336,9 @@ def sample_bystander(cfg: SceneConfig, rng: np.random.Generator) -> BystanderPar
     b = cfg.bystander
     present = bool(rng.random() < b.bystander_probability)
     identity = sample_identity(cfg.identity, rng)
-    expression = sample_expression(cfg.expression, Gaze(0.0, 0.0), rng)
+    # Closed-lip smiles: a parted-lips coin here would move every draw below it.
+    closed_lips = dataclasses.replace(cfg.expression, smile_teeth_probability=0.0)
+    expression = sample_expression(closed_lips, Gaze(0.0, 0.0), rng)
     pose = HeadPose(b.yaw_deg.sample(rng), cfg.head_pose.pitch_deg.sample(rng), cfg.head_pose.roll_deg.sample(rng))
     skin, hair = sample_skin(cfg.skin, identity, rng), sample_hair(cfg.hair, identity, rng)
     clothing = sample_clothing(cfg.clothing, rng)

@@ -157,6 +157,31 @@ def test_upper_lids_rise_with_the_eyes(model, cfg, monkeypatch):
     assert share(15.0)[0] < 0.65 * rest
 
 
+def test_a_share_of_smiles_part_the_lips(cfg, scenes, tmp_path):
+    """expression.smile_teeth_probability (0.6) of the smiles part the lips over the teeth. That
+    coin is drawn last: with it at 0 every scene is the same but for the parted lips, which only
+    add or raise the mouth units."""
+    assert cfg.expression.smile_teeth_probability == 0.6
+    path = tmp_path / "closed.yaml"
+    path.write_text("expression:\n  smile_teeth_probability: 0.0\n")
+    closed = load_scene_config(path)
+    smiles = parted = 0
+    for s in scenes:
+        other = sample_scene(closed, s.seed, s.index)
+        if other == s:
+            smiles += "mouthSmileLeft" in dict(s.expression.units)
+            continue
+        smiles, parted = smiles + 1, parted + 1
+        assert dataclasses.replace(s, expression=other.expression) == other
+        units, before = dict(s.expression.units), dict(other.expression.units)
+        assert "mouthSmileLeft" in units and units["jawOpen"] >= 0.1
+        assert units["mouthUpperUpLeft"] + units["mouthUpperUpRight"] >= 2 * 0.45  # 0.5 and up, but for asymmetry
+        assert set(units) - set(before) <= {"jawOpen", "mouthUpperUpLeft", "mouthUpperUpRight",
+                                            "mouthLowerDownLeft", "mouthLowerDownRight"}
+        assert all(units[u] >= v for u, v in before.items())
+    assert 0.5 < parted / smiles < 0.7
+
+
 def test_default_ranges(scenes, model):
     yaw = np.array([s.head_pose.yaw_deg for s in scenes])
     assert yaw.min() >= -90 and yaw.max() <= 90
