@@ -158,16 +158,16 @@ def test_upper_lids_rise_with_the_eyes(model, cfg, monkeypatch):
 
 
 def test_a_share_of_smiles_part_the_lips(cfg, scenes, tmp_path):
-    """expression.smile_teeth_probability (0.6) of the smiles part the lips over the teeth. That
-    coin is drawn last: with it at 0 every scene is the same but for the parted lips, which only
-    add or raise the mouth units."""
-    assert cfg.expression.smile_teeth_probability == 0.6
-    path = tmp_path / "closed.yaml"
-    path.write_text("expression:\n  smile_teeth_probability: 0.0\n")
-    closed = load_scene_config(path)
+    """expression.smile_teeth_probability (default 0) of the smiles part the lips over the teeth.
+    That coin is drawn last: at 0.6 every scene is the same as at 0 but for the parted lips,
+    which only add or raise the mouth units."""
+    assert cfg.expression.smile_teeth_probability == 0.0
+    path = tmp_path / "parted.yaml"
+    path.write_text("expression:\n  smile_teeth_probability: 0.6\n")
+    parted_cfg = load_scene_config(path)
     smiles = parted = 0
-    for s in scenes:
-        other = sample_scene(closed, s.seed, s.index)
+    for other in scenes:  # the default: closed lips
+        s = sample_scene(parted_cfg, other.seed, other.index)
         if other == s:
             smiles += "mouthSmileLeft" in dict(s.expression.units)
             continue
