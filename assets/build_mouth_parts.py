@@ -42,6 +42,11 @@ def read_obj_groups(path: Path) -> tuple[np.ndarray, dict[str, list[list[int]]]]
     return np.asarray(verts), groups
 
 
+def group_vertex_ids(groups: dict[str, list[list[int]]], name: str) -> np.ndarray:
+    """The sorted vertex indices used by the faces of group ``name``."""
+    return np.unique(np.concatenate([np.asarray(f) for f in groups[name]]))
+
+
 def to_template_axes(v: np.ndarray) -> np.ndarray:
     """base.obj (dm, y up, face +z) -> metres, z up, face -y."""
     return 0.1 * np.column_stack([v[:, 0], -v[:, 2], v[:, 1]])
@@ -64,11 +69,10 @@ def main() -> None:
     model = HeadModel.load()
     rest = model.vertices().astype(np.float64)
     mouth = rest[model.region_mask("lips") | model.region_mask("mouth_interior")]
-    body = base_v[np.unique(np.concatenate([np.asarray(f) for f in groups["body"]]))]
+    body = base_v[group_vertex_ids(groups, "body")]
     # Start from the eyes (the template's eyeball centres vs base.obj's eye helpers), then fit the mouth.
     eyes_t = np.array([rest[model.region_mask(f"eyeball_{s}")].mean(0) for s in ("left", "right")])
-    eyes_b = np.array([base_v[np.unique(np.concatenate([np.asarray(f) for f in groups[f"helper-{s}-eye"]]))].mean(0)
-                       for s in "lr"])
+    eyes_b = np.array([base_v[group_vertex_ids(groups, f"helper-{s}-eye")].mean(0) for s in "lr"])
     s, t = 1.0, eyes_t.mean(0) - eyes_b.mean(0)
     for _ in range(8):
         moved = s * body + t
@@ -80,7 +84,7 @@ def main() -> None:
     # so that edge sits INCISOR_BELOW_STOMION_M below where the lips meet (lips_meet_vertex),
     # as on people at rest: the lower lip covers the incisors' last millimetres.
     stomion_z = rest[lips_meet_vertex(model), 2]
-    upper = s * base_v[np.unique(np.concatenate([np.asarray(f) for f in groups[PARTS["upper_teeth"]]]))] + t
+    upper = s * base_v[group_vertex_ids(groups, PARTS["upper_teeth"])] + t
     edge_z = upper[np.abs(upper[:, 0]) < CENTRAL_INCISOR_HALF_WIDTH_M, 2].min()
     t = t + np.array([0.0, 0.0, stomion_z - INCISOR_BELOW_STOMION_M - edge_z])
     arrays = {}

@@ -4,12 +4,11 @@ The template's nostrils are shallow openings: path-traced, their inside came out
 as the skin around them, and a face seen from below showed no dark nostrils, which every photo of
 a raised chin does (the real cavity is deep and traps the light). Here each face-skin vertex
 within 3.5 cm of the nose tip gets its openness: the share of view directions in its normal's
-hemisphere (200, seeded, each with its mirror image) from which a z-buffer of the nose and its surroundings sees it (ambient
-occlusion).
-Inside the nostrils it falls below 0.35; on the open skin of the nose, its base and the crease
-beside the wings it stays above 0.5. ``weight`` = 1 at openness <= DEEP, 0 at >= OPEN, linear
-between; ``appearance.Albedo`` darkens the albedo by it (``NOSTRIL_SHADE``). A vertex and its
-mirror image get the same weight.
+hemisphere (200, seeded, each with its mirror image) from which a z-buffer of the nose and its
+surroundings sees it (ambient occlusion). Inside the nostrils it falls below 0.35; on the open
+skin of the nose, its base and the crease beside the wings it stays above 0.5. ``weight`` = 1 at
+openness <= DEEP, 0 at >= OPEN, linear between; ``appearance.Albedo`` darkens the albedo by it
+(``NOSTRIL_SHADE``). A vertex and its mirror image get the same weight.
 
     pip install -c .ci/constraints.txt -e .
     python assets/build_nostrils.py
