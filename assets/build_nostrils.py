@@ -33,12 +33,14 @@ OPEN, DEEP = 0.5, 0.35
 
 
 def openness(verts: np.ndarray, faces: np.ndarray, normals: np.ndarray, which: np.ndarray,
-             occluders: np.ndarray, centre: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``(len(which),)`` share of directions in each vertex's normal hemisphere from which an
-    orthographic z-buffer of ``faces[occluders]`` sees it."""
+             occluders: np.ndarray, centre: np.ndarray, rng: np.random.Generator, directions: int = DIRECTIONS,
+             pixels: int = PIXELS, half_extent_m: float = HALF_EXTENT_M) -> np.ndarray:
+    """``(len(which),)`` share of ``directions`` (seeded by ``rng``) in each vertex's normal
+    hemisphere from which an orthographic z-buffer of ``faces[occluders]`` (``pixels`` square,
+    ``half_extent_m`` around ``centre``) sees it."""
     from facegen.generator.zbuffer import rasterize
 
-    dirs = rng.normal(size=(DIRECTIONS // 2, 3))
+    dirs = rng.normal(size=(directions // 2, 3))
     dirs = np.concatenate([dirs, dirs * [-1.0, 1.0, 1.0]])  # each with its mirror image: both sides alike
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     seen, facing = np.zeros(len(which)), np.zeros(len(which))
@@ -47,9 +49,9 @@ def openness(verts: np.ndarray, faces: np.ndarray, normals: np.ndarray, which: n
         right = right / np.linalg.norm(right) if np.linalg.norm(right) > 1e-6 else np.array([1.0, 0.0, 0.0])
         frame = np.stack([right, np.cross(-d, right), -d], axis=1)  # columns: image x, image y, depth
         p = (verts - centre) @ frame
-        xy = p[:, :2] * PIXELS / (2 * HALF_EXTENT_M) + PIXELS / 2
-        depth_map, _, _ = rasterize(xy, p[:, 2], faces[occluders], PIXELS, PIXELS)
-        pix = np.clip(xy[which].astype(int), 0, PIXELS - 1)
+        xy = p[:, :2] * pixels / (2 * half_extent_m) + pixels / 2
+        depth_map, _, _ = rasterize(xy, p[:, 2], faces[occluders], pixels, pixels)
+        pix = np.clip(xy[which].astype(int), 0, pixels - 1)
         front = normals[which] @ d > 0.05
         seen += front & (p[which, 2] <= depth_map[pix[:, 1], pix[:, 0]] + TOLERANCE_M)
         facing += front

@@ -14,7 +14,8 @@ import pytest
 ASSETS = resources.files("facegen.assets")
 
 
-@pytest.mark.parametrize("name", ["head_model.npz", "mouth_parts.npz", "objects.npz", "hands.npz", "nostrils.npz"])
+@pytest.mark.parametrize("name", ["head_model.npz", "mouth_parts.npz", "objects.npz", "hands.npz", "nostrils.npz",
+                                  "cavities.npz"])
 def test_manifest_checksum_matches_file(name):
     manifest = json.loads(ASSETS.joinpath("MANIFEST.json").read_text())
     entry = manifest[name]
@@ -184,6 +185,50 @@ def test_nostril_weights_lie_inside_the_nostrils(model):
         return np.mean(depth[deep] <= depth_map[pix[:, 1], pix[:, 0]] + 0.0005)
 
     assert seen(0.0) < 0.2 and seen(60.0) > 0.6  # the chin raised 60 degrees: seen from below
+
+
+def test_cavity_shade_follows_the_face_creases(model):
+    """assets/cavities.npz: both sides alike, nothing off the face, and the face's most concave
+    vertices (the creases) lose far more of their albedo than its most convex ones."""
+    from facegen.generator.appearance import cavity_shade
+    from facegen.generator.head_model import vertex_normals
+
+    shade = cavity_shade(model)
+    assert np.abs(shade - shade[model.mirror]).max() < 0.02
+    face = model.region_mask("face_skin") | model.region_mask("lips") | model.region_mask("eyelids")
+    face |= face[model.mirror]  # and their mirror images
+    assert (shade[~face] == 0).all() and 0 <= shade.min() and shade.max() <= 1
+    # concavity: how far a vertex lies behind the mean of its neighbours, along its normal
+    v = model.vertices().astype(np.float64)
+    edges = np.concatenate([model.faces[:, [0, 1]], model.faces[:, [1, 2]], model.faces[:, [2, 0]]])
+    edges = np.concatenate([edges, edges[:, ::-1]])
+    mean = np.stack([np.bincount(edges[:, 0], v[edges[:, 1], k], len(v)) for k in range(3)], axis=1)
+    mean /= np.bincount(edges[:, 0], minlength=len(v))[:, None]
+    depth = np.einsum("ij,ij->i", mean - v, vertex_normals(v, model.faces))  # > 0: in a hollow
+    ids = np.flatnonzero(model.region_mask("face_skin"))
+    order = ids[np.argsort(depth[ids])]
+    tenth = len(order) // 10
+    convex, concave = np.median(shade[order[:tenth]]), np.median(shade[order[-tenth:]])
+    assert concave > 0.2 and concave > 3 * convex
+
+
+def test_the_albedo_takes_the_cavity_shade_and_another_head_gets_none(model, monkeypatch):
+    from types import SimpleNamespace
+
+    from facegen.generator import appearance
+    from facegen.generator.config import load_scene_config
+    from facegen.generator.samplers import sample_scene
+
+    scene = sample_scene(load_scene_config(), 0, 1)
+    shaded = appearance.Albedo(model).albedo(scene)
+    monkeypatch.setattr(appearance, "CAVITY_STRENGTH", 0.0)
+    plain = appearance.Albedo(model).albedo(scene)
+    monkeypatch.undo()
+    shade = appearance.cavity_shade(model)
+    skin = model.region_mask("face_skin")
+    np.testing.assert_allclose(shaded[skin], plain[skin] * (1 - shade[skin, None]), atol=1e-6)
+    assert (shaded[skin] < plain[skin] - 0.05).any()
+    assert not appearance.cavity_shade(SimpleNamespace(n_vertices=model.n_vertices + 1)).any()
 
 
 @pytest.mark.parametrize("part", ["upper_teeth", "lower_teeth"])

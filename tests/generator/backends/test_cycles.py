@@ -349,10 +349,15 @@ def test_sunglasses_occlude_the_eyes(renderer, model):
     assert pixels["sunglasses"] > 3 * pixels["clear"] > 0  # lenses and frame vs the frame alone
 
 
-def test_clear_lenses_show_the_eyes_behind_them(renderer, model):
+def test_clear_lenses_show_the_eyes_behind_them(renderer, model, monkeypatch):
     """A clear lens is a thin sheet: the eyes behind it look as they do without glasses, but for
-    a faint reflection (a refracting glass surface there bent every ray and blocked the light)."""
+    a faint reflection (a refracting glass surface there bent every ray and blocked the light).
+    The skin's crease shade is left out: it darkens the lids around these 51 eye pixels, and the
+    denoised difference over them rose to 8.2 / 3.2 (uncoated / coated; uncoated 6.0 without it)
+    with the lens unchanged."""
     from facegen.generator.head_model import Expression, Gaze, HeadPose
+
+    monkeypatch.setattr(renderer._albedo_of, "cavities", np.zeros(model.n_vertices))
 
     scene, _, _ = _sample(model, 0, strands=False)
     scene = dataclasses.replace(scene, head_pose=HeadPose(0.0, 0.0, 0.0), gaze=Gaze(0.0, 0.0), expression=Expression(()),
