@@ -171,15 +171,22 @@ def cheek_weights(model) -> np.ndarray:
 NOSTRIL_SHADE = 0.2
 
 
+def _vertex_asset(model, name: str, key: str, fill: float) -> np.ndarray:
+    """``(V,)`` the per-vertex values ``key`` of the shipped asset ``name`` (its ``vertices`` and
+    ``n_vertices``), ``fill`` at the vertices it does not list; all ``fill`` for a head model other
+    than the shipped one (another vertex count)."""
+    with resources.files("facegen.assets").joinpath(name).open("rb") as fh:
+        data = np.load(fh)
+        out = np.full(model.n_vertices, fill)
+        if int(data["n_vertices"]) == model.n_vertices:
+            out[data["vertices"]] = data[key]
+    return out
+
+
 def nostril_weights(model) -> np.ndarray:
     """``(V,)`` 0..1: how far inside a nostril each vertex lies (``assets/nostrils.npz``); zeros
     for a head model other than the shipped one (another vertex count)."""
-    with resources.files("facegen.assets").joinpath("nostrils.npz").open("rb") as fh:
-        data = np.load(fh)
-        out = np.zeros(model.n_vertices)
-        if int(data["n_vertices"]) == model.n_vertices:
-            out[data["vertices"]] = data["weight"]
-    return out
+    return _vertex_asset(model, "nostrils.npz", "weight", 0.0)
 
 
 # The face's creases (assets/cavities.npz, build_cavities.py): the template is too coarse to hold
@@ -197,12 +204,7 @@ def cavity_shade(model) -> np.ndarray:
     (1 - its openness, ``assets/cavities.npz``): the share of its albedo the creases take away.
     Zeros away from the face, and for a head model other than the shipped one (another vertex
     count)."""
-    with resources.files("facegen.assets").joinpath("cavities.npz").open("rb") as fh:
-        data = np.load(fh)
-        out = np.zeros(model.n_vertices)
-        if int(data["n_vertices"]) == model.n_vertices:
-            out[data["vertices"]] = CAVITY_STRENGTH * (1.0 - data["openness"])
-    return out
+    return CAVITY_STRENGTH * (1.0 - _vertex_asset(model, "cavities.npz", "openness", 1.0))
 
 
 def iris_masks(model) -> tuple[np.ndarray, np.ndarray]:
