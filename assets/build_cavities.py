@@ -46,9 +46,7 @@ def main() -> None:
     occluders = (dist[model.faces] < OCCLUDER_RADIUS_M).all(axis=1)
     share = build_nostrils.openness(verts, model.faces, vertex_normals(verts, model.faces), which, occluders, tip,
                                     np.random.default_rng(0), DIRECTIONS, PIXELS, HALF_EXTENT_M)
-    full = np.ones(model.n_vertices)
-    full[which] = share
-    share = 0.5 * (full[which] + full[model.mirror[which]])  # both sides alike (the template is symmetric)
+    share = build_nostrils.mirror_mean(share, which, model.mirror, 1.0)  # both sides alike
     out = HERE / "cavities.npz"
     head_source = json.loads((HERE / "MANIFEST.json").read_text())["head_model.npz"]["source"]
     size = save_asset(out, {"vertices": which.astype(np.int32), "openness": share.astype(np.float32),

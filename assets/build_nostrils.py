@@ -58,6 +58,15 @@ def openness(verts: np.ndarray, faces: np.ndarray, normals: np.ndarray, which: n
     return seen / np.maximum(facing, 1)
 
 
+def mirror_mean(values: np.ndarray, which: np.ndarray, mirror: np.ndarray, fill: float) -> np.ndarray:
+    """``values`` at vertices ``which`` (a set closed under ``mirror``), each averaged with its
+    mirror vertex's: the template is mirror-symmetric, and the z-buffer's pixels leave the two
+    sides a little uneven. ``fill`` stands for vertices outside ``which``."""
+    full = np.full(len(mirror), fill)
+    full[which] = values
+    return 0.5 * (full[which] + full[mirror[which]])
+
+
 def main() -> None:
     from facegen.generator.head_model import HeadModel, nose_tip_vertex, vertex_normals
 
@@ -70,11 +79,7 @@ def main() -> None:
     occluders = (dist[model.faces] < OCCLUDER_RADIUS_M).all(axis=1)
     share = openness(verts, model.faces, vertex_normals(verts, model.faces), which, occluders, tip,
                      np.random.default_rng(0))
-    # The template is mirror-symmetric: a vertex and its mirror image take their mean (what the
-    # z-buffer's pixels leave uneven between the two sides).
-    full = np.zeros(model.n_vertices)
-    full[which] = share
-    share = 0.5 * (full[which] + full[model.mirror[which]])
+    share = mirror_mean(share, which, model.mirror, 0.0)
     weight = np.clip((OPEN - share) / (OPEN - DEEP), 0.0, 1.0)
     keep = weight > 0
     out = HERE / "nostrils.npz"
