@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from bench_realism import face_covers, face_pitch_deg, face_yaw_deg, level, on_our_face
+from bench_realism import face_covers, face_pitch_deg, face_yaw_deg, level, on_our_face, yaw_pitch_deg
 from facegen.generator.zbuffer import rasterize
 
 INNER = slice(17, 68)  # the 51 inner iBUG points the template is fitted to
@@ -156,13 +156,12 @@ def real_faces(folder: Path, model, spec, turns, detector, tiles):
         crop = (1 / scale, 0, corner[0], 0, 1 / scale, corner[1])
         background = np.asarray(blurred.transform((SIZE, SIZE), Image.AFFINE, crop, resample=Image.BILINEAR,
                                                   fillcolor=fill))
-        forward = rot @ np.array([0.0, -1.0, 0.0])  # the template faces -y
-        pitch = float(np.degrees(np.arctan2(-forward[1], -forward[2])))
-        yaw = float(np.degrees(np.arctan2(forward[0], -forward[2])))
+        yaw, pitch = yaw_pitch_deg(rot @ np.array([0.0, -1.0, 0.0]))  # the template faces -y
+        cam_verts, cam_68 = verts @ rot.T, p68 @ rot.T
         scores = {}
         for deg in turns:
-            rgb, move = warp_turned(photo, verts @ rot.T, model.faces, deg, to_source, to_output, background)
-            scores[deg] = detector_score(detector, rgb, move(p68 @ rot.T))
+            rgb, move = warp_turned(photo, cam_verts, model.faces, deg, to_source, to_output, background)
+            scores[deg] = detector_score(detector, rgb, move(cam_68))
             tiles.append(rgb)
         out[jpg.stem] = (pitch, yaw, scores)
     return out
@@ -213,9 +212,12 @@ def our_faces(args, model, spec, turns, detector, tiles):
             for deg in turns:
                 img, move = warp_turned(rgb, cam.to_camera(verts), faces, deg, project, project, background)
                 warped[deg] = detector_score(detector, img, move(lm.cam[spec.ibug68]))
-                turned = repose(cfg, flat, head_pose=dataclasses.replace(flat.head_pose, pitch_deg=float(deg)))
-                img2, pts2, cam2, _, _ = render(turned)
-                assert abs(face_pitch_deg(turned, cam2) - deg) < 5, "the head's pitch is the face's pitch"
+                if deg == flat.head_pose.pitch_deg:  # the level scene itself: rendered above
+                    img2, pts2 = rgb, pts
+                else:
+                    turned = repose(cfg, flat, head_pose=dataclasses.replace(flat.head_pose, pitch_deg=float(deg)))
+                    img2, pts2, cam2, _, _ = render(turned)
+                    assert abs(face_pitch_deg(turned, cam2) - deg) < 5, "the head's pitch is the face's pitch"
                 rendered[deg] = detector_score(detector, img2, pts2)
                 row_warped.append(img)
                 row_rendered.append(img2)

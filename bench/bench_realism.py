@@ -60,17 +60,22 @@ def _face_forward(scene, camera) -> np.ndarray:
     return camera.R @ (head @ np.array([0.0, -1.0, 0.0]))
 
 
+def yaw_pitch_deg(forward: np.ndarray) -> tuple[float, float]:
+    """Yaw and pitch of a face whose forward direction in camera coordinates is ``forward``: yaw 0
+    facing the camera, +-90 a profile; pitch 0 level with it, positive looking up (image y points
+    down, so a face looking up turns its forward direction toward -y)."""
+    return (float(np.degrees(np.arctan2(forward[0], -forward[2]))),
+            float(np.degrees(np.arctan2(-forward[1], -forward[2]))))
+
+
 def face_yaw_deg(scene, camera) -> float:
     """Yaw of the face seen from the camera: 0 facing it, +-90 a profile."""
-    forward = _face_forward(scene, camera)
-    return float(np.degrees(np.arctan2(forward[0], -forward[2])))
+    return yaw_pitch_deg(_face_forward(scene, camera))[0]
 
 
 def face_pitch_deg(scene, camera) -> float:
-    """Pitch of the face seen from the camera: 0 level with it, positive looking up (image y
-    points down, so a face looking up turns its forward direction toward -y)."""
-    forward = _face_forward(scene, camera)
-    return float(np.degrees(np.arctan2(-forward[1], -forward[2])))
+    """Pitch of the face seen from the camera: 0 level with it, positive looking up."""
+    return yaw_pitch_deg(_face_forward(scene, camera))[1]
 
 
 def label_box(points: np.ndarray) -> tuple[int, int, int, int]:
