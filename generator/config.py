@@ -230,6 +230,7 @@ class HandsConfig:
     turn_deg: Dist = ranged(-90, 90)  # palm turned about the fingers
     tilt_deg: Dist = ranged(-90, 90)  # fingertips leaned toward the camera
     scale: Dist = ranged(0.5, 1.5)  # on an adult hand
+    object_grip_probability: float = ranged(0, 1)  # share of held objects a hand grips (occluders.GRIPS)
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,7 @@ _PROBABILITY_FIELDS = {"neutral_probability", "blink_probability", "wink_probabi
                        "background_visible_probability", "defocus_probability", "extra_lights_probability",
                        "key_light_front_probability", "object_hold_probability",
                        "strand_probability", "glasses_probability", "sunglasses_probability", "object_probability",
-                       "hand_probability", "left_probability", "jpeg_probability",
+                       "hand_probability", "left_probability", "object_grip_probability", "jpeg_probability",
                        "bystander_probability"}
 # Equirectangular HDRIs shipped in the bpy wheel (bpy/5.0/datafiles/studiolights/world/*.exr: Poly Haven
 # maps, CC0, licence.txt beside them), 1024x512. The cycles backend finds them there.

@@ -50,6 +50,26 @@ HOLDS = {
 HOLD_JITTER_DEG = 12.0
 HOLD_JITTER_M = 0.008
 HAND_POSES = ("open", "relaxed", "cupped", "fist", "point")  # assets/build_hands.py POSES
+# Holds a hand grips (``grip``; the scene's ``hands.object_grip_probability`` of held objects):
+# (object, anchor of its hold in HOLDS) -> (hand pose, which hand ("left" / "right", or "either":
+# drawn), range of the hand's roll (degrees; 0 fingers up, 90 across the face, the forearm then
+# coming from the hand's own side), the way the palm faces in the head's frame (x toward the
+# subject's left, y back, z up)). The palm rests on the object's side away from that way, its
+# fingers curled around the object. A cup or bottle at the lips or before the chin is held from the
+# front, the back of the hand to the camera; a phone at the ear from outside, fingers up its back;
+# a phone read low, from behind; a pen upright against the chin in a fist. Not gripped: the coffee
+# cup on its saucer (a saucer rests on an upturned palm, which this hand does not do) and the pen
+# at the lips (held by the fingertips).
+GRIPS = {
+    ("plastic_cup", "mouth"): ("cupped", "either", (45.0, 75.0), (0.0, 1.0, 0.0)),
+    ("plastic_cup", "chin"): ("cupped", "either", (45.0, 75.0), (0.0, 1.0, 0.0)),
+    ("baby_bottle", "mouth"): ("cupped", "either", (30.0, 60.0), (0.0, 1.0, 0.0)),
+    ("phone", "left_cheek"): ("relaxed", "left", (-10.0, 15.0), (-1.0, 0.0, 0.0)),
+    ("phone", "right_cheek"): ("relaxed", "right", (-10.0, 15.0), (1.0, 0.0, 0.0)),
+    ("phone", "chin"): ("relaxed", "either", (0.0, 30.0), (0.0, 1.0, 0.0)),
+    ("marker", "chin"): ("fist", "either", (60.0, 85.0), (0.0, 1.0, 0.0)),
+}
+PALM_PATCH_M = 0.015  # the palm's middle: within this of the hand's origin across and along the hand
 # The hand's axes in the head's frame before it is turned: fingers (+y) up, out of the palm (+z)
 # toward the back of the head (the palm faces the face), +x = y x z.
 HAND_IN_HEAD = np.column_stack([[-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
@@ -198,6 +218,66 @@ def load_hands() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         return poses, d["faces"].astype(np.int64), d["face_uvs"].astype(np.float64)
 
 
+def palm_surface(pose: str) -> float:
+    """How far the skin in the middle of the palm (or the fingers curled over it) stands out of
+    the palm from the hand's origin, in ``pose``, metres (adult hand): the largest +z within
+    ``PALM_PATCH_M`` of the origin across and along the hand."""
+    v = load_hands()[0][pose]
+    near = (np.abs(v[:, 0]) < PALM_PATCH_M) & (np.abs(v[:, 1]) < PALM_PATCH_M)
+    return float(v[near, 2].max())
+
+
+def _hand_turn(hand: str, roll_deg: float, turn_deg: float, tilt_deg: float) -> np.ndarray:
+    """``(3, 3)``: the hand's frame (``load_hands``) into the head's (``hand_mesh``)."""
+    side = 1.0 if hand == "right" else -1.0  # right hand: fingers swing toward +x (subject's left)
+    # rotation_matrix(0, 0, a) turns about y (the head's back axis; the hand's fingers), (0, p, 0)
+    # about x by -p: the swing across the face, the turn of the palm and the lean of the fingertips.
+    swing = rotation_matrix(0.0, 0.0, side * roll_deg)
+    turn, lean = rotation_matrix(0.0, 0.0, turn_deg), rotation_matrix(0.0, tilt_deg, 0.0)
+    return swing @ HAND_IN_HEAD @ turn @ lean
+
+
+def _hand_in_head(hand: str, pose: str, scale: float, roll_deg: float, turn_deg: float,
+                  tilt_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """A hand (as ``HandParams``) posed, scaled, mirrored for the left and turned into the head's
+    frame about its mid-palm (``hand_mesh``), and its triangles."""
+    poses, faces, _ = load_hands()
+    v = poses[pose] * scale
+    if hand == "left":
+        v = v * np.array([-1.0, 1.0, 1.0])
+        faces = faces[:, ::-1]
+    return v @ _hand_turn(hand, roll_deg, turn_deg, tilt_deg).T, faces
+
+
+def grip(thing: str, anchor: str, shift, turn, object_scale: float, side_pick: float, roll_pick: float,
+         tilt_deg: float, hand_scale: float) -> dict | None:
+    """The ``HandParams`` fields (a dict) of a hand gripping a held object (``GRIPS``): ``thing``
+    held at ``anchor``, its centre ``shift`` from it and turned by ``turn`` in the head's frame
+    (``hold``), scaled by ``object_scale``. The hand (``side_pick`` < 0.5: the subject's left, where
+    the grip does not say), its roll (``roll_pick``, 0..1 across the grip's range), the lean of its
+    fingertips and its size come from the caller's draws; the palm turns to face the grip's way
+    and its skin (``palm_surface``) rests on the object's surface on that side. None when no grip
+    is listed for the hold."""
+    spec = GRIPS.get((thing, anchor))
+    if spec is None:
+        return None
+    pose, hand, (lo, hi), facing = spec
+    if hand == "either":
+        hand = "left" if side_pick < 0.5 else "right"
+    roll = lo + (hi - lo) * roll_pick
+    turns = np.arange(-180.0, 180.0, 5.0)  # the palm's turn about the fingers that faces it the grip's way
+    normals = np.array([_hand_turn(hand, roll, t, tilt_deg)[:, 2] for t in turns])
+    best = float(turns[int(np.argmax(normals @ np.asarray(facing, np.float64)))])
+    fields = dict(hand=hand, pose=pose, anchor=anchor, roll_deg=roll, turn_deg=best, tilt_deg=tilt_deg,
+                  scale=hand_scale)
+    normal = _hand_turn(hand, roll, best, tilt_deg)[:, 2]  # out of the palm, toward the object
+    vertices = load_objects()[thing][0] @ (rotation_matrix(*turn) * object_scale).T
+    palm = np.asarray(shift, np.float64) - normal * ((vertices @ -normal).max() + palm_surface(pose) * hand_scale)
+    in_head, _ = _hand_in_head(hand, pose, hand_scale, roll, best, tilt_deg)
+    depth = in_head[:, 1].max()  # as hand_mesh places it: its face-side extent offset_m before the anchor
+    return {**fields, "offset_m": float(-palm[1] - depth), "slide_m": (float(palm[0]), float(palm[2]))}
+
+
 def hand_mesh(layout: OccluderLayout, posed: np.ndarray, params) -> tuple[np.ndarray, np.ndarray]:
     """World vertices ``(V, 3)`` and triangles ``(T, 3)`` of the scene's hand (``HandParams``).
 
@@ -207,19 +287,10 @@ def hand_mesh(layout: OccluderLayout, posed: np.ndarray, params) -> tuple[np.nda
     the hand's own side, so the forearm comes from below on that side. The triangles of the left
     hand are wound the other way (it is mirrored).
     """
-    poses, faces, _ = load_hands()
-    v = poses[params.pose] * params.scale
-    side = 1.0 if params.hand == "right" else -1.0  # right hand: fingers swing toward +x (subject's left)
-    if params.hand == "left":
-        v = v * np.array([-1.0, 1.0, 1.0])
-        faces = faces[:, ::-1]
+    in_head, faces = _hand_in_head(params.hand, params.pose, params.scale, params.roll_deg, params.turn_deg,
+                                   params.tilt_deg)
     posed = np.asarray(posed, np.float64)
     head = fit_rotation(layout.rest[layout.pose_set], posed[layout.pose_set])  # columns: left, back, up
-    # rotation_matrix(0, 0, a) turns about y (the head's back axis; the hand's fingers), (0, p, 0)
-    # about x by -p: the swing across the face, the turn of the palm and the lean of the fingertips.
-    swing = rotation_matrix(0.0, 0.0, side * params.roll_deg)
-    turn, lean = rotation_matrix(0.0, 0.0, params.turn_deg), rotation_matrix(0.0, params.tilt_deg, 0.0)
-    in_head = v @ (swing @ HAND_IN_HEAD @ turn @ lean).T
     anchor = posed[layout.anchors[params.anchor]].mean(axis=0)
     depth = in_head[:, 1].max()  # how far the hand reaches toward the face (+y is back) from its centre
     centre = anchor + head @ np.array([params.slide_m[0], -params.offset_m - depth, params.slide_m[1]])

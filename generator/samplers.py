@@ -20,6 +20,8 @@ from facegen.generator.scene import (BackgroundParams, BystanderParams, CameraPa
                                      HairParams, HandParams, IdentityParams, LightingParams, LightParams, NO_ENVIRONMENT, NO_STRANDS, OccluderParams, PhotoParams,
                                      SceneParams, SkinDetailParams, SkinParams, StrandParams)
 
+# A gripping hand's fingertips lean toward the camera or the face by N(0, this) degrees (clipped at 2 sd).
+GRIP_TILT_DEG = 8.0
 # Number of identity components of the shipped head model (assets/MANIFEST.json).
 IDENTITY_COMPONENTS = 80
 NOMINAL_HEAD_HEIGHT_M = 0.25
@@ -300,7 +302,7 @@ def sample_occluders(cfg, rng: np.random.Generator, head_pose: HeadPose | None =
         anchor, shift, turn = placed
         offset = 0.0
     return OccluderParams(kind, *sizes, hsv, thing if held else "none", anchor, offset, turn, scale, reflectance,
-                          shift)
+                          shift, placed is not None)
 
 
 def sample_skin_detail(cfg, rng: np.random.Generator) -> SkinDetailParams:
@@ -308,13 +310,22 @@ def sample_skin_detail(cfg, rng: np.random.Generator) -> SkinDetailParams:
     return SkinDetailParams(*values, tuple(float(x) for x in rng.uniform(0.0, 100.0, 3)))
 
 
-def sample_hands(cfg, rng: np.random.Generator) -> HandParams:
-    """A hand held up to the face, or none; every draw is made whatever the outcome."""
-    held, left = rng.random(2)
+def sample_hands(cfg, rng: np.random.Generator, held: OccluderParams | None = None) -> HandParams:
+    """A hand held up to the face, or none; or, ``object_grip_probability`` of the time, the hand
+    gripping the scene's ``held`` object where it is held as people hold it and its hold has a
+    grip (``occluders.GRIPS``), in place of the other. Every draw is made whatever the outcome (the grip's last)."""
+    up, left = rng.random(2)
     pose, anchor = str(cfg.pose.sample(rng)), str(cfg.anchor.sample(rng))
     offset, slide = cfg.offset_m.sample(rng), (cfg.slide_m.sample(rng), cfg.slide_m.sample(rng))
     roll, turn, tilt, scale = (d.sample(rng) for d in (cfg.roll_deg, cfg.turn_deg, cfg.tilt_deg, cfg.scale))
-    hand = "none" if held >= cfg.hand_probability else ("left" if left < cfg.left_probability else "right")
+    gripped, side_pick, roll_pick = rng.random(3)
+    grip_tilt = GRIP_TILT_DEG * float(np.clip(rng.standard_normal(), -2.0, 2.0))
+    if held is not None and held.object_held and gripped < cfg.object_grip_probability:
+        fields = occluders.grip(held.object, held.object_anchor, held.object_shift_m, held.object_rotation_deg,
+                                held.object_scale, side_pick, roll_pick, grip_tilt, scale)
+        if fields is not None:
+            return HandParams(**fields)
+    hand = "none" if up >= cfg.hand_probability else ("left" if left < cfg.left_probability else "right")
     return HandParams(hand, pose, anchor, offset, slide, roll, turn, tilt, scale)
 
 
@@ -393,6 +404,7 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
     gaze, expression = _eyes_and_lids(cfg, rngs, pose, camera)
     hair = hair_by_ancestry(cfg.hair, identity, rngs["hair"], sample_hair(cfg.hair, identity, rngs["hair"]))
     eyes = sample_eyes(cfg.eyes, identity, rngs["eyes"])
+    occluders_ = sample_occluders(cfg.occluders, rngs["occluders"], pose)
     return SceneParams(
         seed=int(seed), index=int(index), identity=identity,
         expression=expression,
@@ -404,9 +416,9 @@ def sample_scene(cfg: SceneConfig, seed: int, index: int) -> SceneParams:
         clothing=sample_clothing(cfg.clothing, rngs["clothing"]),
         environment=sample_environment(cfg.environment, rngs["environment"]),
         strands=sample_strands(cfg.strands, hair, rngs["strands"]),
-        occluders=sample_occluders(cfg.occluders, rngs["occluders"], pose),
+        occluders=occluders_,
         skin_detail=sample_skin_detail(cfg.skin_detail, rngs["skin_detail"]),
-        hands=sample_hands(cfg.hands, rngs["hands"]),
+        hands=sample_hands(cfg.hands, rngs["hands"], occluders_),
         photo=sample_photo(cfg.photo, rngs["photo"]),
         bystander=sample_bystander(cfg, rngs["bystander"]),
     )

@@ -180,6 +180,10 @@ class OccluderParams:
     # toward the back of the head, z up), metres: a hold (occluders.HOLDS). Scenes stored before
     # this field had none: the object `object_offset_m` toward the camera alone.
     object_shift_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # The object is placed by a hold (occluders.HOLDS: how people hold it), not anywhere in front of
+    # the face; only such an object is gripped by a hand (HandParams). Scenes stored before this
+    # field: False.
+    object_held: bool = False
 
 
 NO_OCCLUDERS = OccluderParams("none", 0.05, 0.035, 0.5, 0.002, 0.0, 0.0, (0.0, 0.0, 0.1), "none", "mouth", 0.05,

@@ -299,8 +299,10 @@ def test_objects_are_mostly_held_as_people_hold_them(cfg, tmp_path):
         a, b = sample_scene(always, 5, i).occluders, sample_scene(anywhere, 5, i).occluders
         assert b.object_shift_m == (0.0, 0.0, 0.0) and a.object == b.object
         moved = dict(object_anchor=b.object_anchor, object_offset_m=b.object_offset_m,
-                     object_rotation_deg=b.object_rotation_deg, object_shift_m=b.object_shift_m)
+                     object_rotation_deg=b.object_rotation_deg, object_shift_m=b.object_shift_m,
+                     object_held=b.object_held)
         assert dataclasses.replace(a, **moved) == b  # no other draw moved
+        assert a.object_held == (a.object_shift_m != (0.0, 0.0, 0.0)) and not b.object_held
         if a.object_shift_m != (0.0, 0.0, 0.0):
             held.append(a.object)
             holds = occluders.HOLDS[a.object]
