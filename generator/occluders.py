@@ -266,11 +266,11 @@ def grip(thing: str, anchor: str, shift, turn, object_scale: float, side_pick: f
         hand = "left" if side_pick < 0.5 else "right"
     roll = lo + (hi - lo) * roll_pick
     turns = np.arange(-180.0, 180.0, 5.0)  # the palm's turn about the fingers that faces it the grip's way
-    normals = np.array([_hand_turn(hand, roll, t, tilt_deg)[:, 2] for t in turns])
-    best = float(turns[int(np.argmax(normals @ np.asarray(facing, np.float64)))])
+    normals = np.array([_hand_turn(hand, roll, t, tilt_deg)[:, 2] for t in turns])  # out of the palm
+    k = int(np.argmax(normals @ np.asarray(facing, np.float64)))
+    best, normal = float(turns[k]), normals[k]
     fields = dict(hand=hand, pose=pose, anchor=anchor, roll_deg=roll, turn_deg=best, tilt_deg=tilt_deg,
                   scale=hand_scale)
-    normal = _hand_turn(hand, roll, best, tilt_deg)[:, 2]  # out of the palm, toward the object
     vertices = load_objects()[thing][0] @ (rotation_matrix(*turn) * object_scale).T
     palm = np.asarray(shift, np.float64) - normal * ((vertices @ -normal).max() + palm_surface(pose) * hand_scale)
     in_head, _ = _hand_in_head(hand, pose, hand_scale, roll, best, tilt_deg)
