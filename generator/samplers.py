@@ -313,7 +313,8 @@ def sample_skin_detail(cfg, rng: np.random.Generator) -> SkinDetailParams:
 def sample_hands(cfg, rng: np.random.Generator, held: OccluderParams | None = None) -> HandParams:
     """A hand held up to the face, or none; or, ``object_grip_probability`` of the time, the hand
     gripping the scene's ``held`` object where it is held as people hold it and its hold has a
-    grip (``occluders.GRIPS``), in place of the other. Every draw is made whatever the outcome (the grip's last)."""
+    grip (``occluders.GRIPS``), in place of the other. Every draw is made whatever the outcome
+    (the grip's last)."""
     up, left = rng.random(2)
     pose, anchor = str(cfg.pose.sample(rng)), str(cfg.anchor.sample(rng))
     offset, slide = cfg.offset_m.sample(rng), (cfg.slide_m.sample(rng), cfg.slide_m.sample(rng))
